@@ -96,7 +96,9 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
     let (config, host, port) = args.into_config()?;
     let listener = tokio::net::TcpListener::bind((host.as_str(), port))
         .await
-        .with_context(|| format!("cannot listen on {host}:{port} (is another sandbox running? try --port)"))?;
+        .with_context(|| {
+            format!("cannot listen on {host}:{port} (is another sandbox running? try --port)")
+        })?;
     let email = config.admin_email.clone();
     let token = config.api_token.clone();
     let limit = config.effective_rate_limit();
@@ -107,8 +109,13 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
     println!("  credentials  : {email}/token:{token}   (HTTP Basic), or Bearer {token}");
     println!("  agents       : <agent email>:agent-password acts in the agent workspace (via web)");
     println!("  rate limit   : {limit} requests/minute ({plan} plan)");
-    println!("  try          : curl -u {email}/token:{token} {}/api/v2/users?role=agent", handle.base_url);
-    tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
+    println!(
+        "  try          : curl -u {email}/token:{token} {}/api/v2/users?role=agent",
+        handle.base_url
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
     println!("stopping sandbox");
     handle.shutdown().await;
     Ok(())

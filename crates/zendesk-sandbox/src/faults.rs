@@ -41,7 +41,10 @@ impl Default for FaultSettings {
 impl FaultSettings {
     /// Checks the settings make sense; the error names the bad setting.
     pub fn validate(&self) -> Result<(), String> {
-        for (name, rate) in [("error_rate", self.error_rate), ("drop_rate", self.drop_rate)] {
+        for (name, rate) in [
+            ("error_rate", self.error_rate),
+            ("drop_rate", self.drop_rate),
+        ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0.0 and 1.0, got {rate}"));
             }
@@ -186,7 +189,10 @@ mod tests {
             faults.decide(t0 + Duration::from_millis(500)),
             FaultDecision::Storm { retry_after: 3 }
         );
-        assert_eq!(faults.decide(t0 + Duration::from_secs(3)), FaultDecision::Pass);
+        assert_eq!(
+            faults.decide(t0 + Duration::from_secs(3)),
+            FaultDecision::Pass
+        );
     }
 
     #[test]
@@ -196,7 +202,10 @@ mod tests {
             error_statuses: vec![502],
             ..FaultSettings::default()
         });
-        assert_eq!(faults.decide(Instant::now()), FaultDecision::ServerError(502));
+        assert_eq!(
+            faults.decide(Instant::now()),
+            FaultDecision::ServerError(502)
+        );
         faults.apply(
             FaultSettings {
                 drop_rate: 1.0,

@@ -44,7 +44,13 @@ pub fn digest(body: &[u8]) -> [u8; 32] {
 
 impl IdempotencyCache {
     /// Looks `key` up for a request with `body_digest`.
-    pub fn lookup(&mut self, key: &str, body_digest: &[u8; 32], ttl: Duration, now: Instant) -> Lookup {
+    pub fn lookup(
+        &mut self,
+        key: &str,
+        body_digest: &[u8; 32],
+        ttl: Duration,
+        now: Instant,
+    ) -> Lookup {
         if self.entries.len() > 50_000 {
             self.entries
                 .retain(|_, r| now.duration_since(r.stored_at) < ttl);
@@ -91,6 +97,9 @@ mod tests {
             cache.lookup("k", &digest(b"other"), ttl, t0),
             Lookup::Mismatch
         ));
-        assert!(matches!(cache.lookup("k", &body, ttl, t0 + ttl), Lookup::Miss));
+        assert!(matches!(
+            cache.lookup("k", &body, ttl, t0 + ttl),
+            Lookup::Miss
+        ));
     }
 }

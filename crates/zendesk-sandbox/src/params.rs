@@ -106,14 +106,18 @@ impl Paging {
             return Ok(Paging::Cursor {
                 size: parse_size("page[size]", size)?,
                 after: after.map(|c| decode_cursor("page[after]", c)).transpose()?,
-                before: before.map(|c| decode_cursor("page[before]", c)).transpose()?,
+                before: before
+                    .map(|c| decode_cursor("page[before]", c))
+                    .transpose()?,
             });
         }
         if after.is_some() || before.is_some() {
             return Ok(Paging::Cursor {
                 size: 100,
                 after: after.map(|c| decode_cursor("page[after]", c)).transpose()?,
-                before: before.map(|c| decode_cursor("page[before]", c)).transpose()?,
+                before: before
+                    .map(|c| decode_cursor("page[before]", c))
+                    .transpose()?,
             });
         }
         let per_page = match params.get("per_page") {
@@ -121,11 +125,9 @@ impl Paging {
             None => 100,
         };
         let page = match params.get("page") {
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|p| *p >= 1)
-                .ok_or_else(|| ApiError::BadRequest(format!("page must be 1 or more, got {v:?}")))?,
+            Some(v) => v.parse::<usize>().ok().filter(|p| *p >= 1).ok_or_else(|| {
+                ApiError::BadRequest(format!("page must be 1 or more, got {v:?}"))
+            })?,
             None => 1,
         };
         if page * per_page > 10_000 + per_page {
@@ -184,7 +186,10 @@ pub fn page(
             let last = slice.last().map(|(id, _)| encode_cursor(*id));
             let next = match (&last, has_more || before.is_some()) {
                 (Some(c), true) => {
-                    json!(link(&[("page[size]", size.to_string()), ("page[after]", c.clone())]))
+                    json!(link(&[
+                        ("page[size]", size.to_string()),
+                        ("page[after]", c.clone())
+                    ]))
                 }
                 _ => Value::Null,
             };
@@ -291,7 +296,8 @@ mod tests {
     fn bad_sizes_and_cursors_are_named() {
         let err = Paging::from_params(&Params::parse(Some("page[size]=500"))).unwrap_err();
         assert!(err.to_string().contains("page[size]"));
-        let err = Paging::from_params(&Params::parse(Some("page[size]=5&page[after]=zz"))).unwrap_err();
+        let err =
+            Paging::from_params(&Params::parse(Some("page[size]=5&page[after]=zz"))).unwrap_err();
         assert!(err.to_string().contains("page[after]"));
     }
 }

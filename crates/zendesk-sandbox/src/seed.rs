@@ -282,7 +282,10 @@ impl Seed {
             let mut group_ids = Vec::new();
             for name in &u.groups {
                 let group = account.group_by_name(name).ok_or_else(|| {
-                    SeedError::Inconsistent(format!("user {:?} names unknown group {name:?}", u.name))
+                    SeedError::Inconsistent(format!(
+                        "user {:?} names unknown group {name:?}",
+                        u.name
+                    ))
                 })?;
                 if !role.is_staff() {
                     return Err(SeedError::Inconsistent(format!(
@@ -364,7 +367,9 @@ mod tests {
     #[test]
     fn default_seed_parses_and_is_realistic() {
         let seed: Seed = serde_json::from_str(DEFAULT_SEED).expect("embedded seed parses");
-        let (account, passwords) = seed.build("admin@sandbox.test", Utc::now()).expect("builds");
+        let (account, passwords) = seed
+            .build("admin@sandbox.test", Utc::now())
+            .expect("builds");
         let agents = account
             .users
             .values()
@@ -382,7 +387,9 @@ mod tests {
         let (account, _) = Seed::default()
             .build("ops@example.com", Utc::now())
             .expect("builds");
-        let admin = account.user_by_email("OPS@example.com").expect("admin exists");
+        let admin = account
+            .user_by_email("OPS@example.com")
+            .expect("admin exists");
         assert_eq!(admin.role, Role::Admin);
     }
 

@@ -78,7 +78,10 @@ impl SandboxHandle {
 }
 
 /// Starts a sandbox on an already-bound listener (bind `127.0.0.1:0` in tests).
-pub async fn start(config: SandboxConfig, listener: TcpListener) -> Result<SandboxHandle, StartError> {
+pub async fn start(
+    config: SandboxConfig,
+    listener: TcpListener,
+) -> Result<SandboxHandle, StartError> {
     config.faults.validate().map_err(StartError::Faults)?;
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
@@ -96,9 +99,17 @@ pub async fn start(config: SandboxConfig, listener: TcpListener) -> Result<Sandb
     let state: AppState = Arc::new(Shared::new(config, base_url.clone(), account, passwords));
     let router = crate::routes::router(state.clone());
     let (shutdown, stop) = watch::channel(false);
-    let mut tasks = vec![tokio::spawn(accept_loop(listener, state.clone(), router, stop.clone()))];
+    let mut tasks = vec![tokio::spawn(accept_loop(
+        listener,
+        state.clone(),
+        router,
+        stop.clone(),
+    ))];
     if state.config.state_file.is_some() {
-        tasks.push(tokio::spawn(persist::save_periodically(state.clone(), stop)));
+        tasks.push(tokio::spawn(persist::save_periodically(
+            state.clone(),
+            stop,
+        )));
     }
     Ok(SandboxHandle {
         base_url,
@@ -148,9 +159,10 @@ struct Dropped;
 fn plain(status: StatusCode, text: &str) -> Response<Body> {
     let mut response = Response::new(Body::from(text.to_string()));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 

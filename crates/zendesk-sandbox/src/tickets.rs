@@ -67,7 +67,11 @@ fn str_field<'a>(t: &'a Map<String, Value>, key: &str, bad: &mut Invalid) -> Opt
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.as_str()),
         Some(other) => {
-            bad.add(key, "InvalidValue", format!("{key}: must be a string, got {other}"));
+            bad.add(
+                key,
+                "InvalidValue",
+                format!("{key}: must be a string, got {other}"),
+            );
             None
         }
     }
@@ -79,7 +83,11 @@ fn id_field(t: &Map<String, Value>, key: &str, bad: &mut Invalid) -> Option<u64>
         Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
         Some(Value::String(s)) if s.parse::<u64>().is_ok() => s.parse().ok(),
         Some(other) => {
-            bad.add(key, "InvalidValue", format!("{key}: is not a valid id: {other}"));
+            bad.add(
+                key,
+                "InvalidValue",
+                format!("{key}: is not a valid id: {other}"),
+            );
             None
         }
     }
@@ -98,7 +106,11 @@ fn enum_field(
         bad.add(
             key,
             "InvalidValue",
-            format!("{}: {value} is not one of {}", capitalised(key), allowed.join(", ")),
+            format!(
+                "{}: {value} is not one of {}",
+                capitalised(key),
+                allowed.join(", ")
+            ),
         );
         None
     }
@@ -136,7 +148,11 @@ fn tag_list(t: &Map<String, Value>, key: &str, bad: &mut Invalid) -> Option<Vec<
                 match item.as_str() {
                     Some(s) => strings.push(s),
                     None => {
-                        bad.add(key, "InvalidValue", format!("{key}: every tag must be a string"));
+                        bad.add(
+                            key,
+                            "InvalidValue",
+                            format!("{key}: every tag must be a string"),
+                        );
                         return None;
                     }
                 }
@@ -145,7 +161,11 @@ fn tag_list(t: &Map<String, Value>, key: &str, bad: &mut Invalid) -> Option<Vec<
         }
         Some(Value::String(s)) => Some(normalise_tags([s.as_str()])),
         Some(_) => {
-            bad.add(key, "InvalidValue", format!("{key}: must be an array of strings"));
+            bad.add(
+                key,
+                "InvalidValue",
+                format!("{key}: must be an array of strings"),
+            );
             None
         }
     }
@@ -182,20 +202,26 @@ fn custom_fields(
                 .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
         });
         let Some(id) = id else {
-            bad.add("custom_fields", "InvalidValue", format!("custom_fields: entry without a numeric id: {entry}"));
+            bad.add(
+                "custom_fields",
+                "InvalidValue",
+                format!("custom_fields: entry without a numeric id: {entry}"),
+            );
             continue;
         };
         let Some(field) = account.ticket_fields.get(&id).filter(|f| f.active) else {
-            bad.add("custom_fields", "InvalidValue", format!("custom_fields: ticket field {id} does not exist"));
+            bad.add(
+                "custom_fields",
+                "InvalidValue",
+                format!("custom_fields: ticket field {id} does not exist"),
+            );
             continue;
         };
         let value = entry.get("value").cloned().unwrap_or(Value::Null);
         let title = &field.title;
         let stored = match (field.field_type.as_str(), &value) {
             (_, Value::Null) => Ok(Value::Null),
-            ("checkbox", Value::Bool(b)) => {
-                Ok(Value::Bool(*b))
-            }
+            ("checkbox", Value::Bool(b)) => Ok(Value::Bool(*b)),
             ("checkbox", _) => Err(format!("{title}: must be true or false")),
             ("integer", v) => match v {
                 Value::Number(n) if n.is_i64() => Ok(json!(n.to_string())),
@@ -207,7 +233,9 @@ fn custom_fields(
                 Value::String(s) if s.trim().parse::<f64>().is_ok() => Ok(json!(s.trim())),
                 _ => Err(format!("{title}: is not a number: {v}")),
             },
-            ("date", Value::String(s)) if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => {
+            ("date", Value::String(s))
+                if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() =>
+            {
                 Ok(json!(s))
             }
             ("date", v) => Err(format!("{title}: is not a date (YYYY-MM-DD): {v}")),
@@ -216,11 +244,14 @@ fn custom_fields(
                     tags.push(s.clone());
                     Ok(json!(s))
                 } else {
-                    let allowed: Vec<&str> = field.options.iter().map(|o| o.value.as_str()).collect();
+                    let allowed: Vec<&str> =
+                        field.options.iter().map(|o| o.value.as_str()).collect();
                     Err(format!("{title}: {s} is not one of {}", allowed.join(", ")))
                 }
             }
-            ("tagger", v) => Err(format!("{title}: must be one of the field's option values, got {v}")),
+            ("tagger", v) => Err(format!(
+                "{title}: must be one of the field's option values, got {v}"
+            )),
             (_, Value::String(s)) => Ok(json!(s)),
             (_, Value::Number(n)) => Ok(json!(n.to_string())),
             (_, v) => Err(format!("{title}: must be text, got {v}")),
@@ -306,7 +337,11 @@ fn comment_input(
             })
         }
         Some(_) => {
-            bad.add("comment", "InvalidValue", "comment: must be an object with body or html_body");
+            bad.add(
+                "comment",
+                "InvalidValue",
+                "comment: must be an object with body or html_body",
+            );
             return None;
         }
     };
@@ -317,7 +352,11 @@ fn comment_input(
         None | Some(Value::Null) => true,
         Some(Value::Bool(b)) => *b,
         Some(other) => {
-            local.add("comment", "InvalidValue", format!("comment.public: must be true or false, got {other}"));
+            local.add(
+                "comment",
+                "InvalidValue",
+                format!("comment.public: must be true or false, got {other}"),
+            );
             true
         }
     };
@@ -332,19 +371,31 @@ fn comment_input(
     }
     if let Some(author) = author_id {
         if !account.users.contains_key(&author) {
-            bad.add("comment", "InvalidValue", format!("comment.author_id: user {author} does not exist"));
+            bad.add(
+                "comment",
+                "InvalidValue",
+                format!("comment.author_id: user {author} does not exist"),
+            );
         }
     }
     let (body, html_body) = match (body, html) {
         (_, Some(h)) if !h.trim().is_empty() => (strip_html(&h), h),
         (Some(b), _) if !b.trim().is_empty() => {
-            let collapsed = b.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+            let collapsed = b
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
             let html = format!("<p>{}</p>", escape_html(&collapsed).replace('\n', "<br>"));
             (collapsed, html)
         }
         _ => {
             let field = if required { "description" } else { "comment" };
-            bad.add(field, "BlankValue", format!("{}: cannot be blank", capitalised(field)));
+            bad.add(
+                field,
+                "BlankValue",
+                format!("{}: cannot be blank", capitalised(field)),
+            );
             return None;
         }
     };
@@ -365,15 +416,35 @@ fn inline_requester(
     bad: &mut Invalid,
 ) -> Option<u64> {
     let Some(r) = r.as_object() else {
-        bad.add("requester", "InvalidValue", "requester: must be an object with name and email or phone");
+        bad.add(
+            "requester",
+            "InvalidValue",
+            "requester: must be an object with name and email or phone",
+        );
         return None;
     };
-    let email = r.get("email").and_then(Value::as_str).map(str::trim).filter(|e| !e.is_empty());
-    let phone = r.get("phone").and_then(Value::as_str).map(str::trim).filter(|p| !p.is_empty());
-    let name = r.get("name").and_then(Value::as_str).map(str::trim).filter(|n| !n.is_empty());
+    let email = r
+        .get("email")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    let phone = r
+        .get("phone")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    let name = r
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
     if let Some(email) = email {
         if !looks_like_email(email) {
-            bad.add("requester", "InvalidValue", format!("requester.email: {email} is not a valid email address"));
+            bad.add(
+                "requester",
+                "InvalidValue",
+                format!("requester.email: {email} is not a valid email address"),
+            );
             return None;
         }
         if let Some(u) = account.user_by_email(email) {
@@ -388,7 +459,11 @@ fn inline_requester(
             return Some(u.id);
         }
     } else {
-        bad.add("requester", "BlankValue", "requester: needs an email or a phone to find or create the user");
+        bad.add(
+            "requester",
+            "BlankValue",
+            "requester: needs an email or a phone to find or create the user",
+        );
         return None;
     }
     let name = name
@@ -396,7 +471,14 @@ fn inline_requester(
         .or_else(|| email.and_then(|e| e.split('@').next()).map(str::to_string))
         .or_else(|| phone.map(|p| format!("Caller {p}")))
         .unwrap_or_default();
-    Some(new_end_user(account, name, email.map(str::to_string), phone.map(str::to_string), now, index_delay))
+    Some(new_end_user(
+        account,
+        name,
+        email.map(str::to_string),
+        phone.map(str::to_string),
+        now,
+        index_delay,
+    ))
 }
 
 /// A minimal email check: something@something.tld, no spaces.
@@ -463,7 +545,11 @@ fn assignment(
         if staff(account, id).is_some() {
             assignee = Some(Some(id));
         } else {
-            bad.add("assignee", "InvalidValue", format!("Assignee: user {id} is not an agent"));
+            bad.add(
+                "assignee",
+                "InvalidValue",
+                format!("Assignee: user {id} is not an agent"),
+            );
         }
     }
     if let Some(email) = str_field(t, "assignee_email", bad) {
@@ -483,7 +569,11 @@ fn assignment(
         if account.groups.contains_key(&id) {
             group = Some(Some(id));
         } else {
-            bad.add("group", "InvalidValue", format!("Group: group {id} does not exist"));
+            bad.add(
+                "group",
+                "InvalidValue",
+                format!("Group: group {id} does not exist"),
+            );
         }
     }
     (assignee, group)
@@ -511,8 +601,14 @@ fn apply_assignment(
     }
     if let (Some(a), Some(g)) = (ticket.assignee_id, ticket.group_id) {
         if !account.is_member(a, g) {
-            let agent = account.users.get(&a).map_or(String::new(), |u| u.name.clone());
-            let group = account.groups.get(&g).map_or(String::new(), |g| g.name.clone());
+            let agent = account
+                .users
+                .get(&a)
+                .map_or(String::new(), |u| u.name.clone());
+            let group = account
+                .groups
+                .get(&g)
+                .map_or(String::new(), |g| g.name.clone());
             bad.add(
                 "assignee",
                 "InvalidValue",
@@ -566,26 +662,47 @@ pub struct VoiceComment {
 /// Checks a `voice_comment` object.
 pub fn voice_comment(account: &Account, v: &Value, bad: &mut Invalid) -> Option<VoiceComment> {
     let Some(v) = v.as_object() else {
-        bad.add("voice_comment", "InvalidValue", "voice_comment: must be an object");
+        bad.add(
+            "voice_comment",
+            "InvalidValue",
+            "voice_comment: must be an object",
+        );
         return None;
     };
     let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let mut local = Invalid::default();
-    for key in ["from", "to", "recording_url", "transcription_text", "location"] {
+    for key in [
+        "from",
+        "to",
+        "recording_url",
+        "transcription_text",
+        "location",
+    ] {
         str_field(v, key, &mut local);
     }
     let started_at = text("started_at");
     if let Some(s) = &started_at {
         if DateTime::parse_from_rfc3339(s).is_err() {
-            bad.add("voice_comment", "InvalidValue", format!("voice_comment.started_at: {s} is not an ISO-8601 time"));
+            bad.add(
+                "voice_comment",
+                "InvalidValue",
+                format!("voice_comment.started_at: {s} is not an ISO-8601 time"),
+            );
         }
     }
     let duration = match v.get("call_duration") {
         None | Some(Value::Null) => None,
-        Some(d) => match d.as_u64().or_else(|| d.as_str().and_then(|s| s.parse().ok())) {
+        Some(d) => match d
+            .as_u64()
+            .or_else(|| d.as_str().and_then(|s| s.parse().ok()))
+        {
             Some(n) => Some(n),
             None => {
-                bad.add("voice_comment", "InvalidValue", format!("voice_comment.call_duration: must be whole seconds, got {d}"));
+                bad.add(
+                    "voice_comment",
+                    "InvalidValue",
+                    format!("voice_comment.call_duration: must be whole seconds, got {d}"),
+                );
                 None
             }
         },
@@ -603,7 +720,11 @@ pub fn voice_comment(account: &Account, v: &Value, bad: &mut Invalid) -> Option<
         Some(id) => match staff(account, id) {
             Some(u) => Some(u.name.clone()),
             None => {
-                bad.add("voice_comment", "InvalidValue", format!("voice_comment.answered_by_id: user {id} is not an agent"));
+                bad.add(
+                    "voice_comment",
+                    "InvalidValue",
+                    format!("voice_comment.answered_by_id: user {id} is not an agent"),
+                );
                 None
             }
         },
@@ -689,18 +810,30 @@ pub fn create(
         Some(v) => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
             Some(n) if via_for(n).is_some() => Some(n),
             _ => {
-                bad.add("via_id", "InvalidValue", format!("via_id: {v} is not a via type that can be set through the API"));
+                bad.add(
+                    "via_id",
+                    "InvalidValue",
+                    format!("via_id: {v} is not a via type that can be set through the API"),
+                );
                 None
             }
         },
     };
     if voice_endpoint && !matches!(via_id, Some(44..=46)) {
-        bad.add("via_id", "InvalidValue", "via_id: must be 44 (voicemail), 45 (inbound call) or 46 (outbound call)");
+        bad.add(
+            "via_id",
+            "InvalidValue",
+            "via_id: must be 44 (voicemail), 45 (inbound call) or 46 (outbound call)",
+        );
     }
     let voice = match t.get("voice_comment") {
         None | Some(Value::Null) => {
             if voice_endpoint && via_id == Some(44) {
-                bad.add("voice_comment", "BlankValue", "voice_comment: is required for a voicemail ticket (via_id 44)");
+                bad.add(
+                    "voice_comment",
+                    "BlankValue",
+                    "voice_comment: is required for a voicemail ticket (via_id 44)",
+                );
             }
             None
         }
@@ -721,17 +854,29 @@ pub fn create(
     let submitter = id_field(t, "submitter_id", &mut bad);
     if let Some(s) = submitter {
         if !account.users.contains_key(&s) {
-            bad.add("submitter", "InvalidValue", format!("Submitter: user {s} does not exist"));
+            bad.add(
+                "submitter",
+                "InvalidValue",
+                format!("Submitter: user {s} does not exist"),
+            );
         }
     }
     let requester_id = id_field(t, "requester_id", &mut bad);
     if let Some(r) = requester_id {
         if !account.users.contains_key(&r) {
-            bad.add("requester", "InvalidValue", format!("Requester: user {r} does not exist"));
+            bad.add(
+                "requester",
+                "InvalidValue",
+                format!("Requester: user {r} does not exist"),
+            );
         }
     }
     if status.as_deref() == Some("closed") {
-        bad.add("status", "InvalidValue", "Status: a ticket cannot be created closed");
+        bad.add(
+            "status",
+            "InvalidValue",
+            "Status: a ticket cannot be created closed",
+        );
         status = None;
     }
     // Everything that does not create records is checked first, so a bad request
@@ -750,10 +895,21 @@ pub fn create(
             id.unwrap_or(ctx.author.user_id)
         }
         _ => match voice.as_ref().and_then(|v| v.from.clone()) {
-            Some(phone) => match account.users.values().find(|u| u.phone.as_deref() == Some(&phone)) {
+            Some(phone) => match account
+                .users
+                .values()
+                .find(|u| u.phone.as_deref() == Some(&phone))
+            {
                 Some(u) => u.id,
                 None => {
-                    let id = new_end_user(account, format!("Caller {phone}"), None, Some(phone), ctx.now, ctx.index_delay);
+                    let id = new_end_user(
+                        account,
+                        format!("Caller {phone}"),
+                        None,
+                        Some(phone),
+                        ctx.now,
+                        ctx.index_delay,
+                    );
                     new_users.push(id);
                     id
                 }
@@ -764,7 +920,10 @@ pub fn create(
     let effective_via = via_id.unwrap_or(ctx.author.via_id);
     let ticket_via = via(effective_via, voice_source(voice.as_ref(), t));
     let id = account.allocate_ticket_id();
-    let organization_id = account.users.get(&requester_id).and_then(|u| u.organization_id);
+    let organization_id = account
+        .users
+        .get(&requester_id)
+        .and_then(|u| u.organization_id);
     let mut ticket = Ticket {
         id,
         subject,
@@ -806,12 +965,23 @@ pub fn create(
         ticket.comments.push(comment);
     }
     if let Some(v) = voice {
-        push_voice_comment(account, &mut ticket, v, ctx.author.user_id, ticket_via, ctx.now);
+        push_voice_comment(
+            account,
+            &mut ticket,
+            v,
+            ctx.author.user_id,
+            ticket_via,
+            ctx.now,
+        );
         if let Some(c) = ticket.comments.last() {
             comment_ids.push(c.id);
         }
     }
-    ticket.description = ticket.comments.first().map(|c| c.body.clone()).unwrap_or_default();
+    ticket.description = ticket
+        .comments
+        .first()
+        .map(|c| c.body.clone())
+        .unwrap_or_default();
     account.tickets.insert(id, ticket);
     Ok(TicketChange {
         ticket_id: id,
@@ -842,12 +1012,23 @@ pub fn update(
     author: Author,
     now: DateTime<Utc>,
 ) -> Result<TicketChange, ApiError> {
-    let existing = account.tickets.get(&id).ok_or(ApiError::NotFound("ticket"))?;
+    let existing = account
+        .tickets
+        .get(&id)
+        .ok_or(ApiError::NotFound("ticket"))?;
     if existing.status == "closed" {
-        return Err(ApiError::invalid("status", "InvalidValue", "Status: closed prevents ticket update"));
+        return Err(ApiError::invalid(
+            "status",
+            "InvalidValue",
+            "Status: closed prevents ticket update",
+        ));
     }
     if existing.comments.len() >= MAX_COMMENTS && t.get("comment").is_some_and(|c| !c.is_null()) {
-        return Err(ApiError::invalid("base", "TooManyComments", "Ticket has reached the maximum of 5000 comments"));
+        return Err(ApiError::invalid(
+            "base",
+            "TooManyComments",
+            "Ticket has reached the maximum of 5000 comments",
+        ));
     }
     let mut bad = Invalid::default();
     let subject = str_field(t, "subject", &mut bad).map(str::to_string);
@@ -868,7 +1049,11 @@ pub fn update(
     let requester = id_field(t, "requester_id", &mut bad);
     if let Some(r) = requester {
         if !account.users.contains_key(&r) {
-            bad.add("requester", "InvalidValue", format!("Requester: user {r} does not exist"));
+            bad.add(
+                "requester",
+                "InvalidValue",
+                format!("Requester: user {r} does not exist"),
+            );
         }
     }
     let external_id = match t.get("external_id") {
@@ -877,7 +1062,11 @@ pub fn update(
         _ => str_field(t, "external_id", &mut bad).map(|s| Some(s.to_string())),
     };
     if status.as_deref() == Some("new") && existing.status != "new" {
-        bad.add("status", "InvalidValue", "Status: cannot be set back to new");
+        bad.add(
+            "status",
+            "InvalidValue",
+            "Status: cannot be set back to new",
+        );
     }
     bad.finish()?;
 
@@ -912,7 +1101,13 @@ pub fn update(
         for (field_id, value) in fields {
             ticket.custom_fields.insert(field_id, value);
         }
-        ticket.tags = normalise_tags(ticket.tags.iter().chain(field_tags.iter()).map(String::as_str));
+        ticket.tags = normalise_tags(
+            ticket
+                .tags
+                .iter()
+                .chain(field_tags.iter())
+                .map(String::as_str),
+        );
     }
     apply_assignment(account, &mut ticket, assignee, group, &mut bad);
     if let Some(s) = status {
@@ -925,7 +1120,11 @@ pub fn update(
                 if actor_groups_ok {
                     ticket.assignee_id = Some(author.user_id);
                 } else {
-                    bad.add("status", "InvalidValue", "Status: solved tickets need an assignee");
+                    bad.add(
+                        "status",
+                        "InvalidValue",
+                        "Status: solved tickets need an assignee",
+                    );
                 }
             }
         }
@@ -948,7 +1147,11 @@ pub fn update(
         }
     }
     if ticket.description.is_empty() {
-        ticket.description = ticket.comments.first().map(|c| c.body.clone()).unwrap_or_default();
+        ticket.description = ticket
+            .comments
+            .first()
+            .map(|c| c.body.clone())
+            .unwrap_or_default();
     }
     ticket.updated_at = now;
     account.tickets.insert(id, ticket);
@@ -977,13 +1180,21 @@ pub fn audit(account: &mut Account, change: &TicketChange) -> Value {
         }
         events.push(e);
     };
-    for c in t.comments.iter().filter(|c| change.comment_ids.contains(&c.id)) {
+    for c in t
+        .comments
+        .iter()
+        .filter(|c| change.comment_ids.contains(&c.id))
+    {
         push(json!({
             "type": c.kind, "author_id": c.author_id, "body": c.body,
             "html_body": c.html_body, "public": c.public, "attachments": []
         }));
     }
-    let kind = if change.update_type == UpdateType::Create { "Create" } else { "Change" };
+    let kind = if change.update_type == UpdateType::Create {
+        "Create"
+    } else {
+        "Change"
+    };
     let before = change.before.as_ref();
     let mut field = |name: &str, now: Value, was: Option<Value>| {
         if was.as_ref() != Some(&now) && !(was.is_none() && now.is_null()) {
@@ -995,9 +1206,21 @@ pub fn audit(account: &mut Account, change: &TicketChange) -> Value {
         }
     };
     field("status", json!(t.status), before.map(|b| json!(b.status)));
-    field("priority", json!(t.priority), before.map(|b| json!(b.priority)));
-    field("assignee_id", json!(t.assignee_id), before.map(|b| json!(b.assignee_id)));
-    field("group_id", json!(t.group_id), before.map(|b| json!(b.group_id)));
+    field(
+        "priority",
+        json!(t.priority),
+        before.map(|b| json!(b.priority)),
+    );
+    field(
+        "assignee_id",
+        json!(t.assignee_id),
+        before.map(|b| json!(b.assignee_id)),
+    );
+    field(
+        "group_id",
+        json!(t.group_id),
+        before.map(|b| json!(b.group_id)),
+    );
     field("tags", json!(t.tags), before.map(|b| json!(b.tags)));
     json!({
         "id": audit_id,

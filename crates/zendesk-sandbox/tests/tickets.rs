@@ -72,7 +72,9 @@ async fn create_with_inline_requester_assignee_fields_and_private_note() {
     assert_eq!(tags, ["deskline", "voice", "call_answered", "inbound"]);
     let fields = t["custom_fields"].as_array().expect("fields");
     assert!(fields.contains(&json!({"id": FIELD_DURATION, "value": "42"})));
-    assert!(body["audit"]["events"].as_array().is_some_and(|e| !e.is_empty()));
+    assert!(body["audit"]["events"]
+        .as_array()
+        .is_some_and(|e| !e.is_empty()));
 
     // The inline requester became an end-user with that phone.
     let requester = sb
@@ -129,20 +131,62 @@ async fn validation_errors_name_every_bad_field_and_change_nothing() {
     let sb = common::spawn().await;
     let cases = [
         (json!({"ticket": {"subject": "no comment"}}), "description"),
-        (json!({"ticket": {"comment": {"body": "  "}}}), "description"),
-        (json!({"ticket": {"comment": {"body": "x"}, "assignee_id": 50001}}), "assignee"),
-        (json!({"ticket": {"comment": {"body": "x"}, "assignee_email": "nobody@sandbox.test"}}), "assignee"),
-        (json!({"ticket": {"comment": {"body": "x"}, "group_id": 999}}), "group"),
-        (json!({"ticket": {"comment": {"body": "x"}, "assignee_id": 30016, "group_id": MISSED_CALLS}}), "assignee"),
-        (json!({"ticket": {"comment": {"body": "x"}, "status": "waiting"}}), "status"),
-        (json!({"ticket": {"comment": {"body": "x"}, "priority": "asap"}}), "priority"),
-        (json!({"ticket": {"comment": {"body": "x"}, "type": "bug"}}), "type"),
-        (json!({"ticket": {"comment": {"body": "x"}, "custom_fields": [{"id": 424242, "value": "v"}]}}), "custom_fields"),
-        (json!({"ticket": {"comment": {"body": "x"}, "custom_fields": [{"id": FIELD_DURATION, "value": "forty"}]}}), "custom_fields"),
-        (json!({"ticket": {"comment": {"body": "x"}, "custom_fields": [{"id": FIELD_DIRECTION, "value": "sideways"}]}}), "custom_fields"),
-        (json!({"ticket": {"comment": {"body": "x"}, "requester_id": 1}}), "requester"),
-        (json!({"ticket": {"comment": {"body": "x"}, "requester": {"name": "No contact"}}}), "requester"),
-        (json!({"ticket": {"comment": {"body": "x"}, "via_id": 999}}), "via_id"),
+        (
+            json!({"ticket": {"comment": {"body": "  "}}}),
+            "description",
+        ),
+        (
+            json!({"ticket": {"comment": {"body": "x"}, "assignee_id": 50001}}),
+            "assignee",
+        ),
+        (
+            json!({"ticket": {"comment": {"body": "x"}, "assignee_email": "nobody@sandbox.test"}}),
+            "assignee",
+        ),
+        (
+            json!({"ticket": {"comment": {"body": "x"}, "group_id": 999}}),
+            "group",
+        ),
+        (
+            json!({"ticket": {"comment": {"body": "x"}, "assignee_id": 30016, "group_id": MISSED_CALLS}}),
+            "assignee",
+        ),
+        (
+            json!({"ticket": {"comment": {"body": "x"}, "status": "waiting"}}),
+            "status",
+        ),
+        (
+            json!({"ticket": {"comment": {"body": "x"}, "priority": "asap"}}),
+            "priority",
+        ),
+        (
+            json!({"ticket": {"comment": {"body": "x"}, "type": "bug"}}),
+            "type",
+        ),
+        (
+            json!({"ticket": {"comment": {"body": "x"}, "custom_fields": [{"id": 424242, "value": "v"}]}}),
+            "custom_fields",
+        ),
+        (
+            json!({"ticket": {"comment": {"body": "x"}, "custom_fields": [{"id": FIELD_DURATION, "value": "forty"}]}}),
+            "custom_fields",
+        ),
+        (
+            json!({"ticket": {"comment": {"body": "x"}, "custom_fields": [{"id": FIELD_DIRECTION, "value": "sideways"}]}}),
+            "custom_fields",
+        ),
+        (
+            json!({"ticket": {"comment": {"body": "x"}, "requester_id": 1}}),
+            "requester",
+        ),
+        (
+            json!({"ticket": {"comment": {"body": "x"}, "requester": {"name": "No contact"}}}),
+            "requester",
+        ),
+        (
+            json!({"ticket": {"comment": {"body": "x"}, "via_id": 999}}),
+            "via_id",
+        ),
     ];
     for (body, field) in cases {
         let (status, err) = error_body(sb.post("/api/v2/tickets", &body).await).await;
@@ -175,8 +219,15 @@ async fn validation_errors_name_every_bad_field_and_change_nothing() {
     )
     .await;
     assert_eq!(status, 422);
-    assert_eq!(sb.get_json("/api/v2/users?per_page=100").await["count"], users_before);
-    assert_eq!(sb.handle.ticket_count(), 0, "no ticket was created by bad requests");
+    assert_eq!(
+        sb.get_json("/api/v2/users?per_page=100").await["count"],
+        users_before
+    );
+    assert_eq!(
+        sb.handle.ticket_count(),
+        0,
+        "no ticket was created by bad requests"
+    );
 }
 
 #[tokio::test]
@@ -191,10 +242,15 @@ async fn malformed_json_and_missing_root_are_400() {
         .expect("request");
     let (status, err) = error_body(r).await;
     assert_eq!(status, 400);
-    assert!(err["description"].as_str().is_some_and(|d| d.contains("malformed JSON")));
-    let (status, err) = error_body(sb.post("/api/v2/tickets", &json!({"comment": "x"})).await).await;
+    assert!(err["description"]
+        .as_str()
+        .is_some_and(|d| d.contains("malformed JSON")));
+    let (status, err) =
+        error_body(sb.post("/api/v2/tickets", &json!({"comment": "x"})).await).await;
     assert_eq!(status, 400);
-    assert!(err["description"].as_str().is_some_and(|d| d.contains("\"ticket\"")));
+    assert!(err["description"]
+        .as_str()
+        .is_some_and(|d| d.contains("\"ticket\"")));
 }
 
 #[tokio::test]
@@ -214,7 +270,12 @@ async fn unknown_ids_are_404() {
         assert_eq!(status, 404, "{path}");
         assert_eq!(err["error"], "RecordNotFound", "{path}");
     }
-    let r = sb.put("/api/v2/tickets/999", &json!({"ticket": {"status": "open"}})).await;
+    let r = sb
+        .put(
+            "/api/v2/tickets/999",
+            &json!({"ticket": {"status": "open"}}),
+        )
+        .await;
     assert_eq!(r.status(), 404);
 }
 
@@ -237,9 +298,9 @@ async fn update_changes_fields_and_adds_public_reply_or_internal_note() {
     assert_eq!(body["ticket"]["status"], "pending");
     assert_eq!(body["ticket"]["assignee_id"], PRIYA_ID);
     assert_eq!(body["ticket"]["tags"], json!(["a", "b"]));
-    assert!(body["audit"]["events"]
-        .as_array()
-        .is_some_and(|e| e.iter().any(|ev| ev["field_name"] == "status" && ev["previous_value"] == "new")));
+    assert!(body["audit"]["events"].as_array().is_some_and(|e| e
+        .iter()
+        .any(|ev| ev["field_name"] == "status" && ev["previous_value"] == "new")));
 
     // An agent replies publicly in the agent workspace.
     let r = sb
@@ -260,11 +321,17 @@ async fn update_changes_fields_and_adds_public_reply_or_internal_note() {
 
     // Bad updates are refused and change nothing.
     let r = sb
-        .put(&format!("/api/v2/tickets/{id}"), &json!({"ticket": {"status": "new"}}))
+        .put(
+            &format!("/api/v2/tickets/{id}"),
+            &json!({"ticket": {"status": "new"}}),
+        )
         .await;
     assert_eq!(r.status(), 422);
     let r = sb
-        .put(&format!("/api/v2/tickets/{id}"), &json!({"ticket": {"group_id": 1}}))
+        .put(
+            &format!("/api/v2/tickets/{id}"),
+            &json!({"ticket": {"group_id": 1}}),
+        )
         .await;
     assert_eq!(r.status(), 422);
     let t = sb.get_json(&format!("/api/v2/tickets/{id}")).await;
@@ -272,11 +339,17 @@ async fn update_changes_fields_and_adds_public_reply_or_internal_note() {
 
     // Closed tickets cannot be updated.
     let r = sb
-        .put(&format!("/api/v2/tickets/{id}"), &json!({"ticket": {"status": "closed"}}))
+        .put(
+            &format!("/api/v2/tickets/{id}"),
+            &json!({"ticket": {"status": "closed"}}),
+        )
         .await;
     assert_eq!(r.status(), 200);
     let r = sb
-        .put(&format!("/api/v2/tickets/{id}"), &json!({"ticket": {"comment": {"body": "late"}}}))
+        .put(
+            &format!("/api/v2/tickets/{id}"),
+            &json!({"ticket": {"comment": {"body": "late"}}}),
+        )
         .await;
     let (status, err) = error_body(r).await;
     assert_eq!(status, 422);
@@ -301,7 +374,10 @@ async fn comments_page_by_cursor_in_both_orders() {
         ("&sort=-created_at", ["c4", "c3", "c2", "c1", "c0"]),
     ] {
         let mut seen = Vec::new();
-        let mut url = format!("{}/api/v2/tickets/{id}/comments?page%5Bsize%5D=2{sort}", sb.base);
+        let mut url = format!(
+            "{}/api/v2/tickets/{id}/comments?page%5Bsize%5D=2{sort}",
+            sb.base
+        );
         for _ in 0..10 {
             let r = sb
                 .http
@@ -317,7 +393,10 @@ async fn comments_page_by_cursor_in_both_orders() {
             if page["meta"]["has_more"] != true {
                 break;
             }
-            url = page["links"]["next"].as_str().expect("next link").to_string();
+            url = page["links"]["next"]
+                .as_str()
+                .expect("next link")
+                .to_string();
         }
         assert_eq!(seen, expected, "sort {sort:?}");
     }
@@ -330,7 +409,8 @@ async fn idempotency_key_miss_hit_mismatch_and_expiry() {
         ..SandboxConfig::default()
     })
     .await;
-    let body = json!({"ticket": {"comment": {"body": "call c-1"}, "external_id": "myoperator:c-1"}});
+    let body =
+        json!({"ticket": {"comment": {"body": "call c-1"}, "external_id": "myoperator:c-1"}});
     let send = |key: &'static str, body: Value| {
         sb.admin(Method::POST, "/api/v2/tickets")
             .header("Idempotency-Key", key)
@@ -346,12 +426,18 @@ async fn idempotency_key_miss_hit_mismatch_and_expiry() {
     assert_eq!(second.status(), 201);
     assert_eq!(second.headers()["x-idempotency-lookup"], "hit");
     let second: Value = second.json().await.expect("json");
-    assert_eq!(first["ticket"], second["ticket"], "the original answer is replayed");
+    assert_eq!(
+        first["ticket"], second["ticket"],
+        "the original answer is replayed"
+    );
     assert_eq!(sb.handle.ticket_count(), 1);
 
-    let other = send("call-c-1", json!({"ticket": {"comment": {"body": "different"}}}))
-        .await
-        .expect("request");
+    let other = send(
+        "call-c-1",
+        json!({"ticket": {"comment": {"body": "different"}}}),
+    )
+    .await
+    .expect("request");
     let (status, err) = error_body(other).await;
     assert_eq!(status, 400);
     assert_eq!(err["error"], "IdempotentRequestError");
@@ -381,7 +467,9 @@ async fn concurrent_requests_with_one_key_make_one_ticket() {
             .admin(Method::POST, "/api/v2/tickets")
             .header("Idempotency-Key", "same-key")
             .json(&body);
-        tasks.push(tokio::spawn(async move { req.send().await.map(|r| r.status()) }));
+        tasks.push(tokio::spawn(
+            async move { req.send().await.map(|r| r.status()) },
+        ));
     }
     for t in tasks {
         assert_eq!(t.await.expect("join").expect("request"), 201);
@@ -415,14 +503,28 @@ async fn voice_endpoint_creates_voice_tickets_and_validates() {
     assert_eq!(c["type"], "VoiceComment");
     assert_eq!(c["data"]["recording_url"], "https://rec.example/1.mp3");
     assert_eq!(c["data"]["call_duration"], 40);
-    assert!(c["body"].as_str().is_some_and(|b| b.contains("Priya Sharma")));
+    assert!(c["body"]
+        .as_str()
+        .is_some_and(|b| b.contains("Priya Sharma")));
 
     let bad = [
         (json!({"ticket": {"comment": {"body": "x"}}}), 422, "via_id"),
-        (json!({"ticket": {"via_id": 5, "comment": {"body": "x"}}}), 422, "via_id"),
+        (
+            json!({"ticket": {"via_id": 5, "comment": {"body": "x"}}}),
+            422,
+            "via_id",
+        ),
         (json!({"ticket": {"via_id": 44}}), 422, "voice_comment"),
-        (json!({"ticket": {"via_id": 46, "voice_comment": {"from": "+1", "answered_by_id": 50001}}}), 422, "voice_comment"),
-        (json!({"ticket": {"via_id": 46, "voice_comment": {"from": "+1", "started_at": "yesterday"}}}), 422, "voice_comment"),
+        (
+            json!({"ticket": {"via_id": 46, "voice_comment": {"from": "+1", "answered_by_id": 50001}}}),
+            422,
+            "voice_comment",
+        ),
+        (
+            json!({"ticket": {"via_id": 46, "voice_comment": {"from": "+1", "started_at": "yesterday"}}}),
+            422,
+            "voice_comment",
+        ),
     ];
     for (body, status, field) in bad {
         let (got, err) = error_body(sb.post("/api/v2/channels/voice/tickets", &body).await).await;
@@ -438,7 +540,9 @@ async fn voice_endpoint_creates_voice_tickets_and_validates() {
     )
     .await;
     assert_eq!(got, 422);
-    assert!(err["description"].as_str().is_some_and(|d| d.contains("display_to_agent")));
+    assert!(err["description"]
+        .as_str()
+        .is_some_and(|d| d.contains("display_to_agent")));
 
     // A new number becomes a new end-user with that phone.
     let r = sb

@@ -25,7 +25,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2/groups/{id}", get(show_group))
         .route("/api/v2/groups/{id}/memberships", get(group_memberships))
         .route("/api/v2/group_memberships", get(list_memberships))
-        .route("/api/v2/users/{id}/group_memberships", get(user_memberships))
+        .route(
+            "/api/v2/users/{id}/group_memberships",
+            get(user_memberships),
+        )
         .route("/api/v2/ticket_fields", get(list_fields).post(create_field))
         .route("/api/v2/ticket_fields/{id}", get(show_field))
 }
@@ -47,7 +50,11 @@ async fn list_groups(
         .map(|g| (g.id, render::group(&state.base_url, g)))
         .collect();
     let url = format!("{}/api/v2/groups.json", state.base_url);
-    Ok(respond(StatusCode::OK, page("groups", items, paging, &url, &[]), None))
+    Ok(respond(
+        StatusCode::OK,
+        page("groups", items, paging, &url, &[]),
+        None,
+    ))
 }
 
 async fn show_group(
@@ -58,7 +65,11 @@ async fn show_group(
     let id = parse_id(&id, "group")?;
     let account = state.lock_account();
     let g = account.groups.get(&id).ok_or(ApiError::NotFound("group"))?;
-    Ok(respond(StatusCode::OK, json!({"group": render::group(&state.base_url, g)}), None))
+    Ok(respond(
+        StatusCode::OK,
+        json!({"group": render::group(&state.base_url, g)}),
+        None,
+    ))
 }
 
 fn memberships(
@@ -115,7 +126,10 @@ async fn user_memberships(
     if !state.lock_account().users.contains_key(&id) {
         return Err(ApiError::NotFound("user"));
     }
-    let url = format!("{}/api/v2/users/{id}/group_memberships.json", state.base_url);
+    let url = format!(
+        "{}/api/v2/users/{id}/group_memberships.json",
+        state.base_url
+    );
     memberships(&state, &params, url, |m| m.user_id == id)
 }
 
@@ -165,7 +179,11 @@ async fn create_field(
     let value = parse_json(&body)?;
     let f = root(&value, "ticket_field")?;
     let mut bad = Invalid::default();
-    let title = f.get("title").and_then(Value::as_str).map(str::trim).unwrap_or("");
+    let title = f
+        .get("title")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or("");
     if title.is_empty() {
         bad.add("title", "BlankValue", "Title: cannot be blank");
     }
@@ -174,7 +192,10 @@ async fn create_field(
         bad.add(
             "type",
             "InvalidValue",
-            format!("Type: {field_type:?} is not one of {}", TICKET_FIELD_TYPES.join(", ")),
+            format!(
+                "Type: {field_type:?} is not one of {}",
+                TICKET_FIELD_TYPES.join(", ")
+            ),
         );
     }
     let raw_options = f
@@ -184,8 +205,13 @@ async fn create_field(
         .unwrap_or_default();
     let mut options = Vec::new();
     for o in &raw_options {
-        match (o.get("name").and_then(Value::as_str), o.get("value").and_then(Value::as_str)) {
-            (Some(n), Some(v)) if !v.trim().is_empty() => options.push((n.to_string(), v.to_string())),
+        match (
+            o.get("name").and_then(Value::as_str),
+            o.get("value").and_then(Value::as_str),
+        ) {
+            (Some(n), Some(v)) if !v.trim().is_empty() => {
+                options.push((n.to_string(), v.to_string()))
+            }
             _ => bad.add(
                 "custom_field_options",
                 "InvalidValue",
@@ -216,7 +242,11 @@ async fn create_field(
         id,
         field_type: field_type.to_string(),
         title: title.to_string(),
-        description: f.get("description").and_then(Value::as_str).unwrap_or("").to_string(),
+        description: f
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
         active: f.get("active").and_then(Value::as_bool).unwrap_or(true),
         required: f.get("required").and_then(Value::as_bool).unwrap_or(false),
         options,
@@ -229,5 +259,9 @@ async fn create_field(
     };
     let body = json!({"ticket_field": render::ticket_field(&state.base_url, &field)});
     account.ticket_fields.insert(id, field);
-    Ok(respond(StatusCode::CREATED, body, Some(state.url_for("ticket_fields", id))))
+    Ok(respond(
+        StatusCode::CREATED,
+        body,
+        Some(state.url_for("ticket_fields", id)),
+    ))
 }

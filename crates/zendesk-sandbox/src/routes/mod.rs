@@ -32,17 +32,20 @@ pub fn router(state: AppState) -> Router {
 /// Parses a JSON request body; malformed JSON is a 400 naming the problem.
 pub fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
     if body.is_empty() {
-        return Err(ApiError::BadRequest("the request body is empty; a JSON object was expected".into()));
+        return Err(ApiError::BadRequest(
+            "the request body is empty; a JSON object was expected".into(),
+        ));
     }
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))
 }
 
 /// The object under `key` (`{"ticket": {...}}`), or a 400 saying it is missing.
 pub fn root<'a>(value: &'a Value, key: &str) -> Result<&'a Map<String, Value>, ApiError> {
-    value
-        .get(key)
-        .and_then(Value::as_object)
-        .ok_or_else(|| ApiError::BadRequest(format!("the body must be a JSON object with a \"{key}\" object")))
+    value.get(key).and_then(Value::as_object).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "the body must be a JSON object with a \"{key}\" object"
+        ))
+    })
 }
 
 /// A JSON answer with a status and an optional `Location`.

@@ -24,9 +24,15 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sandbox/health", get(health))
         .route("/sandbox/info", get(info))
-        .route("/sandbox/faults", get(show_faults).put(set_faults).delete(clear_faults))
+        .route(
+            "/sandbox/faults",
+            get(show_faults).put(set_faults).delete(clear_faults),
+        )
         .route("/sandbox/limits", put(set_limits))
-        .route("/sandbox/requests", get(list_requests).delete(clear_requests))
+        .route(
+            "/sandbox/requests",
+            get(list_requests).delete(clear_requests),
+        )
 }
 
 async fn health() -> Response {
@@ -76,7 +82,11 @@ async fn set_faults(
     settings.validate().map_err(ApiError::BadRequest)?;
     let now = Instant::now();
     state.faults.apply(settings, now);
-    Ok(respond(StatusCode::OK, json!({"faults": state.faults.report(now)}), None))
+    Ok(respond(
+        StatusCode::OK,
+        json!({"faults": state.faults.report(now)}),
+        None,
+    ))
 }
 
 async fn clear_faults(State(state): State<AppState>, _admin: Admin) -> Response {
@@ -100,10 +110,12 @@ async fn set_limits(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let value = parse_json(&body)?;
-    let limits: LimitsBody = serde_json::from_value(value)
-        .map_err(|e| ApiError::BadRequest(format!("limits: {e}")))?;
+    let limits: LimitsBody =
+        serde_json::from_value(value).map_err(|e| ApiError::BadRequest(format!("limits: {e}")))?;
     if limits.rate_limit_per_minute == 0 {
-        return Err(ApiError::BadRequest("rate_limit_per_minute must be at least 1".into()));
+        return Err(ApiError::BadRequest(
+            "rate_limit_per_minute must be at least 1".into(),
+        ));
     }
     state.limits.account.set_limit(limits.rate_limit_per_minute);
     Ok(respond(
@@ -119,9 +131,9 @@ async fn list_requests(
     params: Params,
 ) -> Result<Response, ApiError> {
     let since = match params.get("since") {
-        Some(v) => v
-            .parse()
-            .map_err(|_| ApiError::BadRequest(format!("since must be a sequence number, got {v:?}")))?,
+        Some(v) => v.parse().map_err(|_| {
+            ApiError::BadRequest(format!("since must be a sequence number, got {v:?}"))
+        })?,
         None => 0,
     };
     let entries = lock(&state.request_log).since(since);

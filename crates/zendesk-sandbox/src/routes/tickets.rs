@@ -43,12 +43,8 @@ fn finish_change(
     account: &mut crate::model::Account,
 ) -> Result<(Value, u64), ApiError> {
     let change = change?;
-    let outbound = rules::after_ticket_change(
-        account,
-        &state.base_url,
-        state.config.account_id,
-        &change,
-    );
+    let outbound =
+        rules::after_ticket_change(account, &state.base_url, state.config.account_id, &change);
     let audit = ops::audit(account, &change);
     let ticket = account
         .tickets
@@ -93,7 +89,11 @@ fn create_in_account(
 }
 
 fn created(state: &AppState, body: Value, id: u64) -> Response {
-    respond(StatusCode::CREATED, body, Some(state.url_for("tickets", id)))
+    respond(
+        StatusCode::CREATED,
+        body,
+        Some(state.url_for("tickets", id)),
+    )
 }
 
 async fn create_ticket(
@@ -179,7 +179,10 @@ async fn show_ticket(
 ) -> Result<Response, ApiError> {
     let id = ticket_id(&id)?;
     let account = state.lock_account();
-    let t = account.tickets.get(&id).ok_or(ApiError::NotFound("ticket"))?;
+    let t = account
+        .tickets
+        .get(&id)
+        .ok_or(ApiError::NotFound("ticket"))?;
     Ok(respond(
         StatusCode::OK,
         json!({"ticket": render::ticket(&state.base_url, t)}),
@@ -267,7 +270,10 @@ async fn list_comments(
     let descending = matches!(params.get("sort"), Some("-created_at"))
         || matches!(params.get("sort_order"), Some("desc"));
     let account = state.lock_account();
-    let t = account.tickets.get(&id).ok_or(ApiError::NotFound("ticket"))?;
+    let t = account
+        .tickets
+        .get(&id)
+        .ok_or(ApiError::NotFound("ticket"))?;
     // Cursors are opaque, so newest-first paging keys each comment by its id mirrored; the
     // cursor paging code then only ever walks ascending keys.
     let items: Vec<(u64, Value)> = if descending {
@@ -277,7 +283,10 @@ async fn list_comments(
             .map(|c| (u64::MAX - c.id, render::comment(c)))
             .collect()
     } else {
-        t.comments.iter().map(|c| (c.id, render::comment(c))).collect()
+        t.comments
+            .iter()
+            .map(|c| (c.id, render::comment(c)))
+            .collect()
     };
     let keep: Vec<(String, String)> = if descending {
         vec![("sort".to_string(), "-created_at".to_string())]

@@ -41,7 +41,11 @@ async fn list_users(
     let paging = Paging::from_params(&params)?;
     let mut roles: Vec<Role> = Vec::new();
     let mut keep = Vec::new();
-    for (name, value) in params.0.iter().filter(|(k, _)| k == "role" || k == "role[]") {
+    for (name, value) in params
+        .0
+        .iter()
+        .filter(|(k, _)| k == "role" || k == "role[]")
+    {
         let role = Role::parse(value).ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "{name}: {value:?} is not a role (end-user, agent or admin)"
@@ -158,22 +162,29 @@ async fn search_users(
     }
     // Search is offset-paged only, as on Zendesk.
     let per_page = match params.get("per_page") {
-        Some(v) => v.parse::<usize>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
-            ApiError::BadRequest(format!("per_page must be a number from 1 to 100, got {v:?}"))
-        })?,
-        None => 100,
-    };
-    let page_no = match params.get("page") {
         Some(v) => v
             .parse::<usize>()
             .ok()
-            .filter(|p| *p >= 1)
-            .ok_or_else(|| ApiError::BadRequest(format!("page must be 1 or more, got {v:?}")))?,
-        None => 1,
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "per_page must be a number from 1 to 100, got {v:?}"
+                ))
+            })?,
+        None => 100,
     };
+    let page_no =
+        match params.get("page") {
+            Some(v) => v.parse::<usize>().ok().filter(|p| *p >= 1).ok_or_else(|| {
+                ApiError::BadRequest(format!("page must be 1 or more, got {v:?}"))
+            })?,
+            None => 1,
+        };
     let now = Utc::now();
     let account = state.lock_account();
-    let terms: Vec<&str> = query.map(|q| q.split_whitespace().collect()).unwrap_or_default();
+    let terms: Vec<&str> = query
+        .map(|q| q.split_whitespace().collect())
+        .unwrap_or_default();
     let items: Vec<(u64, Value)> = account
         .users
         .values()
@@ -232,7 +243,11 @@ fn user_input(account: &Account, u: &Map<String, Value>) -> Result<UserInput, Ap
             Some(Value::String(s)) => Some(s.trim().to_string()),
             Some(Value::Number(n)) if key == "external_id" => Some(n.to_string()),
             Some(other) => {
-                bad.add(key, "InvalidValue", format!("{key}: must be a string, got {other}"));
+                bad.add(
+                    key,
+                    "InvalidValue",
+                    format!("{key}: must be a string, got {other}"),
+                );
                 None
             }
         }
@@ -246,7 +261,11 @@ fn user_input(account: &Account, u: &Map<String, Value>) -> Result<UserInput, Ap
     let notes = text("notes");
     if let Some(e) = &email {
         if !looks_like_email(e) {
-            bad.add("email", "InvalidValue", format!("Email: {e} is not properly formatted"));
+            bad.add(
+                "email",
+                "InvalidValue",
+                format!("Email: {e} is not properly formatted"),
+            );
         }
     }
     let role = match role_text.as_deref() {
@@ -254,17 +273,28 @@ fn user_input(account: &Account, u: &Map<String, Value>) -> Result<UserInput, Ap
         Some(r) => match Role::parse(r) {
             Some(role) => Some(role),
             None => {
-                bad.add("role", "InvalidValue", format!("Role: {r} is not end-user, agent or admin"));
+                bad.add(
+                    "role",
+                    "InvalidValue",
+                    format!("Role: {r} is not end-user, agent or admin"),
+                );
                 None
             }
         },
     };
     let organization_id = match u.get("organization_id") {
         None | Some(Value::Null) => None,
-        Some(v) => match v.as_u64().filter(|id| account.organizations.contains_key(id)) {
+        Some(v) => match v
+            .as_u64()
+            .filter(|id| account.organizations.contains_key(id))
+        {
             Some(id) => Some(id),
             None => {
-                bad.add("organization_id", "InvalidValue", format!("Organization: {v} does not exist"));
+                bad.add(
+                    "organization_id",
+                    "InvalidValue",
+                    format!("Organization: {v} does not exist"),
+                );
                 None
             }
         },
@@ -273,7 +303,11 @@ fn user_input(account: &Account, u: &Map<String, Value>) -> Result<UserInput, Ap
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => Some(m.clone()),
         Some(_) => {
-            bad.add("user_fields", "InvalidValue", "user_fields: must be an object keyed by field key");
+            bad.add(
+                "user_fields",
+                "InvalidValue",
+                "user_fields: must be an object keyed by field key",
+            );
             None
         }
     };
@@ -348,8 +382,10 @@ async fn create_or_update(
         .find_map(|k| u.get(*k).and_then(Value::as_str))
         .unwrap_or("")
         .to_ascii_lowercase();
-    if let Admission::Refused { retry_after } =
-        state.limits.create_or_update_per_user.admit(profile_key, now)
+    if let Admission::Refused { retry_after } = state
+        .limits
+        .create_or_update_per_user
+        .admit(profile_key, now)
     {
         return Err(refuse(
             retry_after,
@@ -382,10 +418,15 @@ async fn create_or_update(
             let name = match input.name.as_deref().filter(|n| !n.is_empty()) {
                 Some(n) => n.to_string(),
                 None => {
-                    return Err(ApiError::invalid("name", "BlankValue", "Name: cannot be blank"))
+                    return Err(ApiError::invalid(
+                        "name",
+                        "BlankValue",
+                        "Name: cannot be blank",
+                    ))
                 }
             };
-            let delay = chrono::Duration::from_std(state.config.search_index_delay).unwrap_or_default();
+            let delay =
+                chrono::Duration::from_std(state.config.search_index_delay).unwrap_or_default();
             let id = new_end_user(&mut account, name, None, None, at, delay);
             if let Some(user) = account.users.get_mut(&id) {
                 apply(user, input);
