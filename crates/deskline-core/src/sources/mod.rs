@@ -1,0 +1,62 @@
+//! Source adapters: a provider's request body and content type in, a normalised event out.
+
+pub mod myoperator;
+
+/// Why a provider's request could not be turned into an event. Each message names the
+/// problem precisely enough for the provider's operator to fix it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SourceError {
+    /// The body is empty.
+    #[error("the request body is empty")]
+    Empty,
+    /// The body is not JSON where JSON was expected.
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    /// The content type is not one the source accepts.
+    #[error("unsupported content type {0:?}: send application/json or application/x-www-form-urlencoded")]
+    UnsupportedContentType(String),
+    /// The body has the wrong overall shape.
+    #[error("{0}")]
+    Shape(String),
+    /// A required field is absent or empty.
+    #[error("missing field {0}")]
+    MissingField(&'static str),
+    /// A field has a value that cannot be used.
+    #[error("field {field} is invalid: {reason}")]
+    InvalidField {
+        /// The provider's field name.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// How a request body is encoded, from its `Content-Type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    /// `application/json` (or a `+json` type, or none given).
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+}
+
+impl BodyKind {
+    /// Reads a `Content-Type` header value; a missing header means JSON.
+    pub fn from_content_type(content_type: Option<&str>) -> Result<BodyKind, SourceError> {
+        let Some(ct) = content_type else {
+            return Ok(BodyKind::Json);
+        };
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            "" | "application/json" | "text/json" => Ok(BodyKind::Json),
+            e if e.ends_with("+json") => Ok(BodyKind::Json),
+            "application/x-www-form-urlencoded" => Ok(BodyKind::Form),
+            _ => Err(SourceError::UnsupportedContentType(ct.to_string())),
+        }
+    }
+}
