@@ -68,7 +68,10 @@ pub struct AgentRef {
 impl AgentRef {
     /// The email trimmed, or `None` when blank.
     pub fn email(&self) -> Option<&str> {
-        self.email.as_deref().map(str::trim).filter(|e| !e.is_empty())
+        self.email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
     }
 
     /// A name for notes: the name, else the email, else the extension.

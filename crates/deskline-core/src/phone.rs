@@ -118,10 +118,9 @@ impl PhoneParser {
         }
         // "00" is the international prefix in most regions; libphonenumber handles it per
         // region, but some providers send "+00…" which it would not.
-        let candidate = trimmed.strip_prefix("+00").map_or_else(
-            || trimmed.to_string(),
-            |rest| format!("+{rest}"),
-        );
+        let candidate = trimmed
+            .strip_prefix("+00")
+            .map_or_else(|| trimmed.to_string(), |rest| format!("+{rest}"));
         match PhoneNumber::parse(&candidate, Some(self.region)) {
             Ok(number) if number.is_possible_with_reason().is_ok() => PartyNumber::Known {
                 phone: Phone(number.format_as(PhoneNumberFormat::E164).into_owned()),

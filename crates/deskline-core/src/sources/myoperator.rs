@@ -99,7 +99,10 @@ fn number(log: &Map<String, Value>, key: &'static str) -> Result<Option<i64>, So
             .parse()
             .map(Some)
             .map_err(|_| invalid(key, format!("{s:?} is not a whole number"))),
-        Some(other) => Err(invalid(key, format!("expected a number, got {}", kind_of(other)))),
+        Some(other) => Err(invalid(
+            key,
+            format!("expected a number, got {}", kind_of(other)),
+        )),
     }
 }
 
@@ -109,7 +112,11 @@ fn invalid(field: &'static str, reason: String) -> SourceError {
 
 fn epoch(field: &'static str, secs: i64) -> Result<DateTime<Utc>, SourceError> {
     // Accept milliseconds too: some MyOperator fields (`_ms`) carry them.
-    let secs = if secs > 100_000_000_000 { secs / 1000 } else { secs };
+    let secs = if secs > 100_000_000_000 {
+        secs / 1000
+    } else {
+        secs
+    };
     if secs <= 0 {
         return Err(invalid(field, format!("{secs} is not a time")));
     }
@@ -125,7 +132,10 @@ fn duration(field: &'static str, s: &str) -> Result<u64, SourceError> {
         Ok([secs]) => Ok(*secs),
         Ok([m, sec]) if *sec < 60 => Ok(m * 60 + sec),
         Ok([h, m, sec]) if *m < 60 && *sec < 60 => Ok(h * 3600 + m * 60 + sec),
-        _ => Err(invalid(field, format!("{s:?} is not a duration like 00:01:05"))),
+        _ => Err(invalid(
+            field,
+            format!("{s:?} is not a duration like 00:01:05"),
+        )),
     }
 }
 
@@ -167,9 +177,15 @@ fn legs(log: &Map<String, Value>) -> Result<Vec<CallLeg>, SourceError> {
             .map(|rr| rr.iter().map(agent).collect())
             .unwrap_or_default();
         out.push(CallLeg {
-            started_at: number(leg, "_st")?.map(|s| epoch("_ld._st", s)).transpose()?,
-            ended_at: number(leg, "_et")?.map(|s| epoch("_ld._et", s)).transpose()?,
-            duration_seconds: text(leg, "_dr").map(|d| duration("_ld._dr", &d)).transpose()?,
+            started_at: number(leg, "_st")?
+                .map(|s| epoch("_ld._st", s))
+                .transpose()?,
+            ended_at: number(leg, "_et")?
+                .map(|s| epoch("_ld._et", s))
+                .transpose()?,
+            duration_seconds: text(leg, "_dr")
+                .map(|d| duration("_ld._dr", &d))
+                .transpose()?,
             received,
             status: if action.is_empty() { status } else { action },
             agents,
@@ -187,7 +203,12 @@ pub fn record_from_log(
     let direction = match number(log, "_ev")? {
         Some(1) | None => Direction::Inbound,
         Some(2) => Direction::Outbound,
-        Some(other) => return Err(invalid("_ev", format!("{other} is not 1 (incoming) or 2 (outgoing)"))),
+        Some(other) => {
+            return Err(invalid(
+                "_ev",
+                format!("{other} is not 1 (incoming) or 2 (outgoing)"),
+            ))
+        }
     };
     let started_at = match number(log, "_st")? {
         Some(s) => epoch("_st", s)?,
@@ -226,7 +247,12 @@ pub fn record_from_log(
         match number(log, "_su")? {
             Some(1) => Outcome::Answered,
             Some(2) | None => Outcome::Missed,
-            Some(other) => return Err(invalid("_su", format!("{other} is not 1 (answered) or 2 (missed)"))),
+            Some(other) => {
+                return Err(invalid(
+                    "_su",
+                    format!("{other} is not 1 (answered) or 2 (missed)"),
+                ))
+            }
         }
     };
     let answered_by = received_leg.and_then(|l| l.agents.first().cloned());

@@ -18,7 +18,10 @@ fn answered_call_is_assigned_to_the_leg_that_received_it() {
     let call = parse_json(ANSWERED).expect("parses");
     assert_eq!(call.call_id, "6741c2a90dbe24a1");
     assert_eq!(call.direction, Direction::Inbound);
-    assert_eq!(call.customer.phone().map(|p| p.as_str()), Some("+919876543210"));
+    assert_eq!(
+        call.customer.phone().map(|p| p.as_str()),
+        Some("+919876543210")
+    );
     assert_eq!(call.outcome, Outcome::Answered);
     let agent = call.answered_by.as_ref().expect("agent");
     assert_eq!(agent.email(), Some("Priya.Sharma@Sandbox.test"));
@@ -31,7 +34,10 @@ fn answered_call_is_assigned_to_the_leg_that_received_it() {
     assert_eq!(call.location.as_deref(), Some("MH, IN"));
     let rec = call.recording.as_ref().expect("recording");
     assert!(rec.url.starts_with("https://app.myoperator.co/audio/"));
-    assert_eq!(rec.file_name.as_deref(), Some("a41f0c9e7b2d4e6f8a1b3c5d7e9f0a1b.mp3"));
+    assert_eq!(
+        rec.file_name.as_deref(),
+        Some("a41f0c9e7b2d4e6f8a1b3c5d7e9f0a1b.mp3")
+    );
     assert_eq!(call.legs.len(), 2);
     assert!(!call.legs[0].received && call.legs[1].received);
 }
@@ -84,14 +90,20 @@ fn a_simultaneous_ring_answered_by_one_agent_is_answered() {
     });
     let call = parse_json(&body.to_string()).expect("parses");
     assert_eq!(call.outcome, Outcome::Answered, "the leg log wins over _su");
-    assert_eq!(call.answered_by.and_then(|a| a.email), Some("b@x.test".into()));
+    assert_eq!(
+        call.answered_by.and_then(|a| a.email),
+        Some("b@x.test".into())
+    );
 }
 
 #[test]
 fn without_a_leg_log_the_call_status_decides() {
     for (su, expected) in [(json!(1), Outcome::Answered), (json!("2"), Outcome::Missed)] {
         let body = json!({"_ai": "x", "_st": 1732362921, "_su": su, "_cl": "+919876543210"});
-        assert_eq!(parse_json(&body.to_string()).expect("parses").outcome, expected);
+        assert_eq!(
+            parse_json(&body.to_string()).expect("parses").outcome,
+            expected
+        );
     }
 }
 
@@ -127,23 +139,75 @@ fn outgoing_calls_are_outbound() {
     let body = json!({"_ai": "o", "_st": 1732362921, "_ev": 2, "_su": 1, "_cl": "+919876543210"});
     let call = parse_json(&body.to_string()).expect("parses");
     assert_eq!(call.direction, Direction::Outbound);
-    assert_eq!(call.to().and_then(PartyNumber::phone).map(|p| p.as_str()), Some("+919876543210"));
+    assert_eq!(
+        call.to().and_then(PartyNumber::phone).map(|p| p.as_str()),
+        Some("+919876543210")
+    );
 }
 
 #[test]
 fn bad_input_is_named_precisely() {
     let cases: [(&[u8], Option<&str>, SourceError); 11] = [
         (b"", Some("application/json"), SourceError::Empty),
-        (b"{\"_ai\": ", Some("application/json"), SourceError::MalformedJson("EOF while parsing a value at line 1 column 8".into())),
-        (b"[1,2]", Some("application/json"), SourceError::Shape("expected the call log as a JSON object, got an array".into())),
-        (b"{\"myoperator\": 5}", None, SourceError::Shape("expected the call log as a JSON object, got a number".into())),
-        (b"{\"_st\": 1732362921}", None, SourceError::MissingField("_ai (call id)")),
-        (b"{\"_ai\": \"a\"}", None, SourceError::MissingField("_st (call start)")),
-        (b"{\"_ai\": \"a\", \"_st\": \"yesterday\"}", None, SourceError::InvalidField { field: "_st", reason: "\"yesterday\" is not a whole number".into() }),
-        (b"{\"_ai\": \"a\", \"_st\": 1732362921, \"_ev\": 7}", None, SourceError::InvalidField { field: "_ev", reason: "7 is not 1 (incoming) or 2 (outgoing)".into() }),
-        (b"{\"_ai\": \"a\", \"_st\": 1732362921, \"_dr\": \"2 minutes\"}", None, SourceError::InvalidField { field: "_dr", reason: "\"2 minutes\" is not a duration like 00:01:05".into() }),
-        (b"caller=1", Some("application/x-www-form-urlencoded"), SourceError::Shape("the form has no myoperator field holding the call log".into())),
-        (b"<xml/>", Some("text/xml"), SourceError::UnsupportedContentType("text/xml".into())),
+        (
+            b"{\"_ai\": ",
+            Some("application/json"),
+            SourceError::MalformedJson("EOF while parsing a value at line 1 column 8".into()),
+        ),
+        (
+            b"[1,2]",
+            Some("application/json"),
+            SourceError::Shape("expected the call log as a JSON object, got an array".into()),
+        ),
+        (
+            b"{\"myoperator\": 5}",
+            None,
+            SourceError::Shape("expected the call log as a JSON object, got a number".into()),
+        ),
+        (
+            b"{\"_st\": 1732362921}",
+            None,
+            SourceError::MissingField("_ai (call id)"),
+        ),
+        (
+            b"{\"_ai\": \"a\"}",
+            None,
+            SourceError::MissingField("_st (call start)"),
+        ),
+        (
+            b"{\"_ai\": \"a\", \"_st\": \"yesterday\"}",
+            None,
+            SourceError::InvalidField {
+                field: "_st",
+                reason: "\"yesterday\" is not a whole number".into(),
+            },
+        ),
+        (
+            b"{\"_ai\": \"a\", \"_st\": 1732362921, \"_ev\": 7}",
+            None,
+            SourceError::InvalidField {
+                field: "_ev",
+                reason: "7 is not 1 (incoming) or 2 (outgoing)".into(),
+            },
+        ),
+        (
+            b"{\"_ai\": \"a\", \"_st\": 1732362921, \"_dr\": \"2 minutes\"}",
+            None,
+            SourceError::InvalidField {
+                field: "_dr",
+                reason: "\"2 minutes\" is not a duration like 00:01:05".into(),
+            },
+        ),
+        (
+            b"caller=1",
+            Some("application/x-www-form-urlencoded"),
+            SourceError::Shape("the form has no myoperator field holding the call log".into()),
+        ),
+        (
+            b"<xml/>",
+            Some("text/xml"),
+            SourceError::UnsupportedContentType("text/xml".into()),
+        ),
     ];
     for (body, ct, expected) in cases {
         let got = parse_after_call(body, ct, &india());

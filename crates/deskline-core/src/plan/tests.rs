@@ -1,0 +1,355 @@
+use chrono::{TimeZone, Utc};
+
+use super::*;
+use crate::call::{AgentRef, CallLeg, Provider, Recording};
+use crate::directory::StaticDirectory;
+use crate::phone::PhoneParser;
+
+const MISSED_GROUP: u64 = 20003;
+
+fn directory() -> StaticDirectory {
+    StaticDirectory::new()
+        .with_agent(30011, "Priya Sharma", "priya.sharma@sandbox.test")
+        .with_agent(30022, "Vikram Rao", "Vikram.Rao@sandbox.test")
+        .with_group(20001, "Support")
+        .with_group(MISSED_GROUP, "Voice-Missed-Calls")
+}
+
+fn settings() -> CallPlanSettings {
+    CallPlanSettings {
+        fallback_group: GroupRef::Name("voice-missed-calls".into()),
+        fields: CallFields {
+            call_id: Some(10001),
+            direction: Some(10002),
+            duration: Some(10003),
+            recording_url: Some(10004),
+            caller_number: Some(10005),
+        },
+        templates: Templates::defaults(),
+        time_zone: chrono_tz::Asia::Kolkata,
+        talk_partner_edition: false,
+        shared_requester: SharedRequester {
+            email: "unknown-caller@deskline.invalid".into(),
+            name: "Unknown caller".into(),
+        },
+        public_note: false,
+        extra_tags: vec![],
+    }
+}
+
+fn call(outcome: Outcome, agent_email: Option<&str>, customer: &str) -> CallRecord {
+    let phones = PhoneParser::new("IN").expect("region");
+    let agent = agent_email.map(|e| AgentRef {
+        email: Some(e.to_string()),
+        name: Some("Agent Name".into()),
+        ..AgentRef::default()
+    });
+    CallRecord {
+        provider: Provider::MyOperator,
+        call_id: "c-1".into(),
+        direction: Direction::Inbound,
+        customer: phones.parse(customer),
+        line: None,
+        started_at: Utc
+            .with_ymd_and_hms(2024, 11, 23, 11, 55, 21)
+            .single()
+            .expect("time"),
+        ended_at: None,
+        total_seconds: 128,
+        talk_seconds: Some(98),
+        outcome,
+        answered_by: if outcome == Outcome::Answered {
+            agent
+        } else {
+            None
+        },
+        department: Some("Customer Care".into()),
+        location: Some("MH, IN".into()),
+        recording: (outcome == Outcome::Answered).then(|| Recording {
+            url: "https://app.myoperator.co/audio/abc".into(),
+            file_name: Some("abc.mp3".into()),
+        }),
+        legs: vec![CallLeg {
+            started_at: None,
+            ended_at: None,
+            duration_seconds: Some(98),
+            received: outcome == Outcome::Answered,
+            status: "received".into(),
+            agents: vec![],
+        }],
+    }
+}
+
+struct Case {
+    name: &'static str,
+    call: CallRecord,
+    assignee: Option<u64>,
+    group: Option<u64>,
+    requester_shared: bool,
+    tags_include: &'static [&'static str],
+    unmatched: Option<&'static str>,
+}
+
+#[test]
+fn assignment_requester_and_tags() {
+    let cases = [
+        Case {
+            name: "answered by a known agent",
+            call: call(
+                Outcome::Answered,
+                Some("priya.sharma@sandbox.test"),
+                "+919876543210",
+            ),
+            assignee: Some(30011),
+            group: None,
+            requester_shared: false,
+            tags_include: &[
+                "deskline",
+                "voice",
+                "call_answered",
+                "inbound",
+                "department_customer_care",
+            ],
+            unmatched: None,
+        },
+        Case {
+            name: "agent email differs only in case and spaces",
+            call: call(
+                Outcome::Answered,
+                Some("  VIKRAM.rao@SANDBOX.test "),
+                "9876543210",
+            ),
+            assignee: Some(30022),
+            group: None,
+            requester_shared: false,
+            tags_include: &["call_answered"],
+            unmatched: None,
+        },
+        Case {
+            name: "answered by an agent Zendesk does not know",
+            call: call(
+                Outcome::Answered,
+                Some("new.hire@sandbox.test"),
+                "+919876543210",
+            ),
+            assignee: None,
+            group: Some(MISSED_GROUP),
+            requester_shared: false,
+            tags_include: &["call_answered", "deskline_agent_unmatched"],
+            unmatched: Some("new.hire@sandbox.test"),
+        },
+        Case {
+            name: "answered without an agent email",
+            call: call(Outcome::Answered, None, "+919876543210"),
+            assignee: None,
+            group: Some(MISSED_GROUP),
+            requester_shared: false,
+            tags_include: &["deskline_agent_unmatched"],
+            unmatched: None,
+        },
+        Case {
+            name: "missed call",
+            call: call(Outcome::Missed, None, "+919876543210"),
+            assignee: None,
+            group: Some(MISSED_GROUP),
+            requester_shared: false,
+            tags_include: &["call_missed", "inbound"],
+            unmatched: None,
+        },
+        Case {
+            name: "withheld caller",
+            call: call(Outcome::Missed, None, "anonymous"),
+            assignee: None,
+            group: Some(MISSED_GROUP),
+            requester_shared: true,
+            tags_include: &["call_missed", "caller_withheld"],
+            unmatched: None,
+        },
+        Case {
+            name: "unparseable number",
+            call: call(Outcome::Answered, Some("priya.sharma@sandbox.test"), "#31#"),
+            assignee: Some(30011),
+            group: None,
+            requester_shared: true,
+            tags_include: &["caller_unrecognised"],
+            unmatched: None,
+        },
+    ];
+    for case in cases {
+        let plan = plan_call("myoperator", &case.call, &settings(), &directory())
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        assert_eq!(plan.assignee_id, case.assignee, "{}", case.name);
+        assert_eq!(plan.group_id, case.group, "{}", case.name);
+        assert_eq!(
+            matches!(plan.requester, RequesterPlan::Shared(_)),
+            case.requester_shared,
+            "{}",
+            case.name
+        );
+        for tag in case.tags_include {
+            assert!(
+                plan.tags.iter().any(|t| t == tag),
+                "{}: {tag} missing from {:?}",
+                case.name,
+                plan.tags
+            );
+        }
+        assert_eq!(
+            plan.unmatched_agent_email.as_deref(),
+            case.unmatched,
+            "{}",
+            case.name
+        );
+        assert!(!plan.public_note, "{}: call notes are private", case.name);
+        assert_eq!(plan.external_id, "myoperator:c-1");
+    }
+}
+
+#[test]
+fn fields_subject_and_note_carry_the_call() {
+    let plan = plan_call(
+        "myoperator",
+        &call(
+            Outcome::Answered,
+            Some("priya.sharma@sandbox.test"),
+            "+919876543210",
+        ),
+        &settings(),
+        &directory(),
+    )
+    .expect("plan");
+    assert_eq!(plan.subject, "Answered inbound call from +919876543210");
+    assert_eq!(plan.custom_fields.get(&10001), Some(&json!("c-1")));
+    assert_eq!(plan.custom_fields.get(&10002), Some(&json!("inbound")));
+    assert_eq!(plan.custom_fields.get(&10003), Some(&json!(128)));
+    assert_eq!(
+        plan.custom_fields.get(&10004),
+        Some(&json!("https://app.myoperator.co/audio/abc"))
+    );
+    assert_eq!(
+        plan.custom_fields.get(&10005),
+        Some(&json!("+919876543210"))
+    );
+    for line in [
+        "From: +919876543210",
+        "Started: 2024-11-23 17:25:21 IST (2024-11-23T11:55:21Z)",
+        "Duration: 2m 08s (talk 1m 38s)",
+        "Department: Customer Care",
+        "Agent: Agent Name",
+        "Recording: https://app.myoperator.co/audio/abc",
+        "Provider call id: myoperator c-1",
+    ] {
+        assert!(
+            plan.note.contains(line),
+            "{line:?} missing from:\n{}",
+            plan.note
+        );
+    }
+    assert_eq!(plan.channel, TicketChannel::Tickets);
+    assert_eq!(plan.voice, None);
+
+    let missed = plan_call(
+        "myoperator",
+        &call(Outcome::Missed, None, "+919876543210"),
+        &settings(),
+        &directory(),
+    )
+    .expect("plan");
+    assert_eq!(missed.subject, "Missed inbound call from +919876543210");
+    assert!(
+        !missed.custom_fields.contains_key(&10004),
+        "no recording, no field"
+    );
+    assert!(!missed.note.contains("Agent:"));
+}
+
+#[test]
+fn idempotency_keys_are_stable_and_distinct() {
+    let a = call_idempotency_key("myoperator", "c-1");
+    assert_eq!(a, call_idempotency_key("myoperator", "c-1"));
+    assert_ne!(a, call_idempotency_key("myoperator", "c-2"));
+    assert_ne!(a, call_idempotency_key("other-source", "c-1"));
+    assert!(a.len() < 64 && a.starts_with("deskline-call-"));
+    let long = call_idempotency_key("s", &"x".repeat(10_000));
+    assert_eq!(long.len(), a.len());
+}
+
+#[test]
+fn talk_partner_edition_picks_the_via_id() {
+    let mut s = settings();
+    s.talk_partner_edition = true;
+    let answered = plan_call(
+        "m",
+        &call(
+            Outcome::Answered,
+            Some("priya.sharma@sandbox.test"),
+            "+919876543210",
+        ),
+        &s,
+        &directory(),
+    )
+    .expect("plan");
+    assert_eq!(answered.channel, TicketChannel::Voice { via_id: 45 });
+    let voice = answered.voice.expect("voice details");
+    assert_eq!(voice.from.as_deref(), Some("+919876543210"));
+    assert_eq!(voice.answered_by_id, Some(30011));
+    assert_eq!(voice.call_duration, 128);
+
+    let mut missed_with_voicemail = call(Outcome::Missed, None, "+919876543210");
+    missed_with_voicemail.recording = Some(Recording {
+        url: "https://vm".into(),
+        file_name: None,
+    });
+    let vm = plan_call("m", &missed_with_voicemail, &s, &directory()).expect("plan");
+    assert_eq!(vm.channel, TicketChannel::Voice { via_id: 44 });
+
+    let mut outbound = call(
+        Outcome::Answered,
+        Some("priya.sharma@sandbox.test"),
+        "+919876543210",
+    );
+    outbound.direction = Direction::Outbound;
+    let out = plan_call("m", &outbound, &s, &directory()).expect("plan");
+    assert_eq!(out.channel, TicketChannel::Voice { via_id: 46 });
+    assert_eq!(
+        out.voice.and_then(|v| v.to).as_deref(),
+        Some("+919876543210")
+    );
+}
+
+#[test]
+fn an_unknown_fallback_group_is_a_plan_error_naming_it() {
+    let mut s = settings();
+    s.fallback_group = GroupRef::Name("Night Shift".into());
+    let err = plan_call(
+        "m",
+        &call(Outcome::Missed, None, "+919876543210"),
+        &s,
+        &directory(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("\"Night Shift\""), "{err}");
+    s.fallback_group = GroupRef::Id(999);
+    assert!(plan_call(
+        "m",
+        &call(Outcome::Missed, None, "+919876543210"),
+        &s,
+        &directory()
+    )
+    .is_err());
+    s.fallback_group = GroupRef::Id(MISSED_GROUP);
+    assert!(plan_call(
+        "m",
+        &call(Outcome::Missed, None, "+919876543210"),
+        &s,
+        &directory()
+    )
+    .is_ok());
+}
+
+#[test]
+fn tag_slugs() {
+    assert_eq!(tag_slug("Customer Care"), "customer_care");
+    assert_eq!(tag_slug("  Sales / EMEA "), "sales_emea");
+    assert_eq!(tag_slug("---"), "");
+}
