@@ -132,7 +132,7 @@ impl Faults {
     pub fn report(&self, now: Instant) -> FaultReport {
         FaultReport {
             settings: lock(&self.settings).clone(),
-            storm_remaining_seconds: self.storm_left(now).map_or(0, |d| ceil_secs(d)),
+            storm_remaining_seconds: self.storm_left(now).map_or(0, ceil_secs),
         }
     }
 

@@ -96,15 +96,6 @@ impl<K: std::hash::Hash + Eq> Limiter<K> {
         }
     }
 
-    /// What is left for `key` without counting a request.
-    pub fn remaining(&self, key: &K, now: Instant) -> u32 {
-        let limit = self.limit();
-        let windows = lock(&self.windows);
-        match windows.get(key) {
-            Some(w) if now.duration_since(w.opened) < self.window => limit.saturating_sub(w.used),
-            _ => limit,
-        }
-    }
 }
 
 /// Every limit the sandbox enforces.

@@ -32,14 +32,6 @@ impl Params {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
-
-    /// Every value of `name`.
-    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {
@@ -281,7 +273,13 @@ mod tests {
     #[test]
     fn repeated_keys_and_brackets_are_kept() {
         let p = Params::parse(Some("role%5B%5D=agent&role[]=admin&page[size]=2"));
-        assert_eq!(p.all("role[]").collect::<Vec<_>>(), ["agent", "admin"]);
+        let roles: Vec<&str> = p
+            .0
+            .iter()
+            .filter(|(k, _)| k == "role[]")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(roles, ["agent", "admin"]);
         assert_eq!(
             Paging::from_params(&p).expect("valid"),
             Paging::Cursor {

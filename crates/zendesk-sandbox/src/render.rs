@@ -4,7 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use crate::model::{
-    Account, Comment, Group, GroupMembership, Organization, Ticket, TicketField, Trigger, User,
+    Comment, Group, GroupMembership, Organization, Ticket, TicketField, Trigger, User,
     Via, Webhook,
 };
 
@@ -271,13 +271,4 @@ pub fn trigger(base_url: &str, t: &Trigger) -> Value {
         "created_at": timestamp(t.created_at),
         "updated_at": timestamp(t.updated_at),
     })
-}
-
-/// The name of a ticket's requester's email, for placeholders; empty when none.
-pub fn requester_email(account: &Account, t: &Ticket) -> String {
-    account
-        .users
-        .get(&t.requester_id)
-        .and_then(|u| u.email.clone())
-        .unwrap_or_default()
 }

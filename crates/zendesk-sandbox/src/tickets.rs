@@ -1111,21 +1111,19 @@ pub fn update(
     }
     apply_assignment(account, &mut ticket, assignee, group, &mut bad);
     if let Some(s) = status {
-        if s == "solved" || s == "closed" {
-            if ticket.assignee_id.is_none() {
-                // Solving without an assignee assigns the agent who solved it, as in Zendesk.
-                let actor_groups_ok = ticket
-                    .group_id
-                    .is_none_or(|g| account.is_member(author.user_id, g));
-                if actor_groups_ok {
-                    ticket.assignee_id = Some(author.user_id);
-                } else {
-                    bad.add(
-                        "status",
-                        "InvalidValue",
-                        "Status: solved tickets need an assignee",
-                    );
-                }
+        if (s == "solved" || s == "closed") && ticket.assignee_id.is_none() {
+            // Solving without an assignee assigns the agent who solved it, as in Zendesk.
+            let actor_groups_ok = ticket
+                .group_id
+                .is_none_or(|g| account.is_member(author.user_id, g));
+            if actor_groups_ok {
+                ticket.assignee_id = Some(author.user_id);
+            } else {
+                bad.add(
+                    "status",
+                    "InvalidValue",
+                    "Status: solved tickets need an assignee",
+                );
             }
         }
         ticket.status = s;
