@@ -1,0 +1,314 @@
+//! Configuration: embedded defaults, then a TOML file, then `DESKLINE_*` environment variables
+//! (`DESKLINE_ZENDESK__API_TOKEN` sets `zendesk.api_token`). See docs/configuration.md.
+
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use deskline_core::plan::{CallFields, GroupRef};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+pub use validate::{validate, ConfigError, Resolved, ResolvedSource, ZendeskTarget};
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The HTTP listener.
+    pub server: ServerConfig,
+    /// Where events and jobs are kept.
+    pub storage: StorageConfig,
+    /// The Zendesk account.
+    pub zendesk: ZendeskConfig,
+    /// The job workers.
+    pub worker: WorkerConfig,
+    /// The agent directory.
+    pub directory: DirectoryConfig,
+    /// Named event sources; each receives at `POST /hooks/{name}`.
+    pub sources: BTreeMap<String, SourceConfig>,
+}
+
+/// `[server]`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The URL providers reach deskline at, for the printed webhook URLs.
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Bearer token for `/admin/*`; generated and kept in the data directory when absent.
+    pub admin_token: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            max_body_bytes: 256 * 1024,
+            admin_token: None,
+        }
+    }
+}
+
+/// `[storage]`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// The SQLite database file (created with its directory when missing).
+    pub sqlite_path: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            sqlite_path: PathBuf::from("deskline-data/deskline.db"),
+        }
+    }
+}
+
+/// `[zendesk]`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ZendeskConfig {
+    /// Run the built-in Zendesk sandbox in-process and use it.
+    pub sandbox: bool,
+    /// Any base URL (a sandbox, a test double); overrides `subdomain`.
+    pub url: Option<String>,
+    /// The account's subdomain: `acme` for https://acme.zendesk.com.
+    pub subdomain: Option<String>,
+    /// Email of the agent deskline acts as.
+    pub email: Option<String>,
+    /// API token (Admin Center → Apps and integrations → APIs → Zendesk API).
+    pub api_token: Option<String>,
+    /// `team`, `growth`, `professional`, `enterprise` or `high-volume`.
+    pub plan: String,
+    /// Overrides the plan's requests per minute.
+    pub requests_per_minute: Option<u32>,
+    /// Timeout of one Zendesk request.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for ZendeskConfig {
+    fn default() -> Self {
+        ZendeskConfig {
+            sandbox: false,
+            url: None,
+            subdomain: None,
+            email: None,
+            api_token: None,
+            plan: "enterprise".to_string(),
+            requests_per_minute: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[worker]`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// Attempts before a job goes to the dead letter.
+    pub max_attempts: u32,
+    /// First retry delay; doubled on each attempt, with jitter.
+    #[serde(with = "humantime_serde")]
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    #[serde(with = "humantime_serde")]
+    pub backoff_cap: Duration,
+    /// A job running longer than this is presumed orphaned by a crash and retried.
+    #[serde(with = "humantime_serde")]
+    pub rescue_after: Duration,
+    /// How often idle workers look for new jobs.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 4,
+            max_attempts: 12,
+            backoff_base: Duration::from_secs(2),
+            backoff_cap: Duration::from_secs(600),
+            rescue_after: Duration::from_secs(300),
+            poll_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// `[directory]`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectoryConfig {
+    /// How often agents and groups are synced from Zendesk.
+    #[serde(with = "humantime_serde")]
+    pub sync_interval: Duration,
+}
+
+impl Default for DirectoryConfig {
+    fn default() -> Self {
+        DirectoryConfig {
+            sync_interval: Duration::from_secs(600),
+        }
+    }
+}
+
+/// What kind of events a source sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// MyOperator calling webhooks (After-Call).
+    Myoperator,
+}
+
+/// `[sources.NAME]`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// The provider.
+    pub kind: SourceKind,
+    /// Shared secret the provider sends in `secret_header`, or as the Basic auth password.
+    pub secret: Option<String>,
+    /// Header carrying the secret.
+    #[serde(default = "default_secret_header")]
+    pub secret_header: String,
+    /// Region for numbers without a country code (ISO code, e.g. `IN`).
+    #[serde(default = "default_region")]
+    pub default_region: String,
+    /// Time zone for times in notes (IANA name, e.g. `Asia/Kolkata`).
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// Group for missed calls and for calls whose agent is not in Zendesk (name or id).
+    #[serde(default = "default_fallback_group")]
+    pub fallback_group: GroupRef,
+    /// Use the Talk Partner Edition voice endpoint.
+    #[serde(default)]
+    pub talk_partner_edition: bool,
+    /// Make the call note public (it is private by default).
+    #[serde(default)]
+    pub public_note: bool,
+    /// Subject template (Jinja).
+    pub subject_template: Option<String>,
+    /// Note template (Jinja).
+    pub note_template: Option<String>,
+    /// Extra tags on every ticket.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Custom field ids.
+    #[serde(default)]
+    pub fields: CallFields,
+    /// Requester for withheld and unrecognised numbers.
+    #[serde(default)]
+    pub shared_requester: SharedRequesterConfig,
+}
+
+/// `[sources.NAME.shared_requester]`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SharedRequesterConfig {
+    /// Its email.
+    pub email: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl Default for SharedRequesterConfig {
+    fn default() -> Self {
+        SharedRequesterConfig {
+            email: "unknown-caller@deskline.invalid".to_string(),
+            name: "Unknown caller".to_string(),
+        }
+    }
+}
+
+fn default_secret_header() -> String {
+    "X-Deskline-Secret".to_string()
+}
+fn default_region() -> String {
+    "IN".to_string()
+}
+fn default_time_zone() -> String {
+    "UTC".to_string()
+}
+fn default_fallback_group() -> GroupRef {
+    GroupRef::Name("Voice-Missed-Calls".to_string())
+}
+
+impl SourceConfig {
+    /// A MyOperator source with defaults.
+    pub fn myoperator(secret: Option<String>) -> SourceConfig {
+        SourceConfig {
+            kind: SourceKind::Myoperator,
+            secret,
+            secret_header: default_secret_header(),
+            default_region: default_region(),
+            time_zone: default_time_zone(),
+            fallback_group: default_fallback_group(),
+            talk_partner_edition: false,
+            public_note: false,
+            subject_template: None,
+            note_template: None,
+            tags: Vec::new(),
+            fields: CallFields::default(),
+            shared_requester: SharedRequesterConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The embedded defaults: the in-process sandbox, a SQLite file, and one MyOperator source
+    /// mapped to the sandbox's seeded call fields.
+    pub fn embedded() -> Config {
+        let mut source = SourceConfig::myoperator(None);
+        source.time_zone = "Asia/Kolkata".to_string();
+        source.fields = CallFields {
+            call_id: Some(10001),
+            direction: Some(10002),
+            duration: Some(10003),
+            recording_url: Some(10004),
+            caller_number: Some(10005),
+        };
+        let mut sources = BTreeMap::new();
+        sources.insert("myoperator".to_string(), source);
+        Config {
+            zendesk: ZendeskConfig {
+                sandbox: true,
+                ..ZendeskConfig::default()
+            },
+            sources,
+            ..Config::default()
+        }
+    }
+
+    /// Reads configuration: embedded defaults when `file` is `None`, else the file; then the
+    /// `DESKLINE_*` environment on top.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let base = match file {
+            None => Figment::from(Serialized::defaults(Config::embedded())),
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError::single(
+                        "--config",
+                        format!("{} does not exist", path.display()),
+                        "give the path of a TOML file (see examples/deskline.toml)",
+                    ));
+                }
+                Figment::from(Serialized::defaults(Config::default())).merge(Toml::file(path))
+            }
+        };
+        base.merge(Env::prefixed("DESKLINE_").split("__"))
+            .extract()
+            .map_err(ConfigError::from_figment)
+    }
+}

@@ -1,0 +1,386 @@
+//! Checks the configuration as a whole and turns it into what the service runs with. Every
+//! problem names the key and says how to fix it, and all problems are reported at once.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono_tz::Tz;
+use deskline_core::phone::PhoneParser;
+use deskline_core::plan::{CallPlanSettings, SharedRequester};
+use deskline_core::template::{Templates, DEFAULT_NOTE, DEFAULT_SUBJECT};
+
+use super::{Config, SourceKind};
+
+/// One configuration problem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The key, e.g. `zendesk.subdomain`.
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+/// Every problem found in a configuration.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The problems, in the order found.
+    pub problems: Vec<Problem>,
+}
+
+impl ConfigError {
+    /// A configuration error with one problem.
+    pub fn single(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> ConfigError {
+        ConfigError {
+            problems: vec![Problem {
+                key: key.to_string(),
+                problem: problem.into(),
+                fix: fix.into(),
+            }],
+        }
+    }
+
+    /// Translates a parse error of the file or the environment.
+    pub fn from_figment(e: figment::Error) -> ConfigError {
+        let problems = e
+            .into_iter()
+            .map(|err| {
+                let key = if err.path.is_empty() {
+                    "(file)".to_string()
+                } else {
+                    err.path.join(".")
+                };
+                let source = err
+                    .metadata
+                    .as_ref()
+                    .map(|m| format!(" (from {})", m.name))
+                    .unwrap_or_default();
+                Problem {
+                    key,
+                    problem: format!("{}{source}", err.kind),
+                    fix: "see docs/configuration.md for the keys and their types".to_string(),
+                }
+            })
+            .collect();
+        ConfigError { problems }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "the configuration has {} problem(s):",
+            self.problems.len()
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  - {}: {}. Fix: {}.", p.key, p.problem, p.fix)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where the Zendesk account is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ZendeskTarget {
+    /// The in-process sandbox (started by the service).
+    Sandbox,
+    /// A real or test account at this base URL, with these credentials.
+    Remote {
+        /// e.g. `https://acme.zendesk.com`.
+        base_url: String,
+        /// The agent deskline acts as.
+        email: String,
+        /// The API token.
+        api_token: String,
+    },
+}
+
+/// A source ready to receive events.
+#[derive(Debug)]
+pub struct ResolvedSource {
+    /// The name in `/hooks/{name}`.
+    pub name: String,
+    /// The provider.
+    pub kind: SourceKind,
+    /// The shared secret; `None` only until the caller fills in a generated one.
+    pub secret: Option<String>,
+    /// The header carrying the secret.
+    pub secret_header: String,
+    /// Phone normalisation for this source's numbers.
+    pub phones: PhoneParser,
+    /// How its calls become tickets.
+    pub plan: CallPlanSettings,
+}
+
+/// A checked configuration.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The configuration as read.
+    pub config: Config,
+    /// Where Zendesk is.
+    pub zendesk: ZendeskTarget,
+    /// Requests per minute the client may spend.
+    pub requests_per_minute: u32,
+    /// The sources.
+    pub sources: Vec<ResolvedSource>,
+}
+
+fn plan_rate(plan: &str) -> Option<u32> {
+    match plan.trim().to_ascii_lowercase().as_str() {
+        "team" => Some(200),
+        "growth" | "professional" => Some(400),
+        "enterprise" => Some(700),
+        "high-volume" | "high_volume" => Some(2500),
+        _ => None,
+    }
+}
+
+/// Checks a subdomain and gives the account's base URL.
+pub fn subdomain_url(subdomain: &str) -> Result<String, (String, String)> {
+    let s = subdomain.trim();
+    if s.is_empty() {
+        return Err((
+            "is empty".into(),
+            "set it to your account's subdomain, e.g. \"acme\" for https://acme.zendesk.com".into(),
+        ));
+    }
+    if s.contains("://") || s.contains('/') || s.contains('.') {
+        let guess = s
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .split(['.', '/'])
+            .next()
+            .unwrap_or("");
+        return Err((
+            format!("{s:?} looks like a URL or host name, not a subdomain"),
+            format!("set zendesk.subdomain = \"{guess}\" (or use zendesk.url for a full base URL)"),
+        ));
+    }
+    if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err((
+            format!("{s:?} has characters a subdomain cannot have"),
+            "use letters, digits and dashes only".into(),
+        ));
+    }
+    Ok(format!("https://{}.zendesk.com", s.to_ascii_lowercase()))
+}
+
+/// Validates `config`, collecting every problem.
+pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
+    let mut problems = Vec::new();
+    let mut add = |key: &str, problem: String, fix: String| {
+        problems.push(Problem {
+            key: key.to_string(),
+            problem,
+            fix,
+        });
+    };
+    let z = &config.zendesk;
+    let zendesk = if z.sandbox {
+        ZendeskTarget::Sandbox
+    } else {
+        let base_url = match (&z.url, &z.subdomain) {
+            (Some(url), _) => {
+                let url = url.trim().trim_end_matches('/').to_string();
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    add(
+                        "zendesk.url",
+                        format!("{url:?} is not an http(s) URL"),
+                        "write it as https://acme.zendesk.com".into(),
+                    );
+                }
+                url
+            }
+            (None, Some(sub)) => match subdomain_url(sub) {
+                Ok(url) => url,
+                Err((problem, fix)) => {
+                    add("zendesk.subdomain", problem, fix);
+                    String::new()
+                }
+            },
+            (None, None) => {
+                add("zendesk.subdomain", "is missing".into(), "set zendesk.subdomain = \"acme\" for https://acme.zendesk.com, or zendesk.sandbox = true to try deskline locally".into());
+                String::new()
+            }
+        };
+        let email = z.email.clone().unwrap_or_default();
+        if !email.contains('@') {
+            add(
+                "zendesk.email",
+                "is missing or not an email".into(),
+                "set it to the email of the Zendesk agent deskline acts as".into(),
+            );
+        }
+        let api_token = z.api_token.clone().unwrap_or_default();
+        if api_token.trim().is_empty() {
+            add("zendesk.api_token", "is missing".into(), "create a token in Admin Center → Apps and integrations → APIs → Zendesk API and set DESKLINE_ZENDESK__API_TOKEN".into());
+        }
+        ZendeskTarget::Remote {
+            base_url,
+            email,
+            api_token: api_token.trim().to_string(),
+        }
+    };
+    let requests_per_minute = match (z.requests_per_minute, plan_rate(&z.plan)) {
+        (Some(0), _) => {
+            add(
+                "zendesk.requests_per_minute",
+                "is 0".into(),
+                "set a positive number, or remove it to use the plan's".into(),
+            );
+            1
+        }
+        (Some(n), _) => n,
+        (None, Some(n)) => n,
+        (None, None) => {
+            add(
+                "zendesk.plan",
+                format!("{:?} is not a plan", z.plan),
+                "use team, growth, professional, enterprise or high-volume".into(),
+            );
+            400
+        }
+    };
+    if config.server.max_body_bytes < 1024 {
+        add(
+            "server.max_body_bytes",
+            format!(
+                "{} is too small for a call event",
+                config.server.max_body_bytes
+            ),
+            "use at least 1024 (default 262144)".into(),
+        );
+    }
+    if config.worker.concurrency == 0 {
+        add("worker.concurrency", "is 0".into(), "use at least 1".into());
+    }
+    if config.worker.max_attempts == 0 {
+        add(
+            "worker.max_attempts",
+            "is 0".into(),
+            "use at least 1".into(),
+        );
+    }
+    if config.sources.is_empty() {
+        add(
+            "sources",
+            "no source is configured".into(),
+            "add a [sources.myoperator] table (see examples/deskline.toml)".into(),
+        );
+    }
+    let mut sources = Vec::new();
+    for (name, s) in &config.sources {
+        let key = |k: &str| format!("sources.{name}.{k}");
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || name.is_empty()
+        {
+            add(
+                &format!("sources.{name}"),
+                "the name is used in the URL /hooks/{name}".into(),
+                "use letters, digits, - and _ only".into(),
+            );
+        }
+        if let Some(secret) = &s.secret {
+            if secret.trim().len() < 16 {
+                add(
+                    &key("secret"),
+                    "is shorter than 16 characters".into(),
+                    "use a long random value, e.g. the output of `openssl rand -hex 24`".into(),
+                );
+            }
+        } else if !z.sandbox {
+            add(&key("secret"), "is missing".into(), format!("set DESKLINE_SOURCES__{}__SECRET to a long random value and add it to the provider's webhook headers", name.to_ascii_uppercase()));
+        }
+        if s.secret_header.trim().is_empty()
+            || !s
+                .secret_header
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            add(
+                &key("secret_header"),
+                format!("{:?} is not a header name", s.secret_header),
+                "use a name like X-Deskline-Secret".into(),
+            );
+        }
+        let phones = match PhoneParser::new(&s.default_region) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                add(
+                    &key("default_region"),
+                    e.to_string(),
+                    "use an ISO 3166 code such as IN".into(),
+                );
+                None
+            }
+        };
+        let tz = match Tz::from_str(s.time_zone.trim()) {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                add(
+                    &key("time_zone"),
+                    format!("{:?} is not an IANA time zone", s.time_zone),
+                    "use a name such as Asia/Kolkata or Europe/Berlin".into(),
+                );
+                None
+            }
+        };
+        let templates = match Templates::new(
+            s.subject_template.as_deref().unwrap_or(DEFAULT_SUBJECT),
+            s.note_template.as_deref().unwrap_or(DEFAULT_NOTE),
+        ) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                add(&key(&format!("{}_template", e.name)), e.reason.clone(), "fix the template (Jinja syntax; variables are listed in docs/configuration.md)".into());
+                None
+            }
+        };
+        if !s.shared_requester.email.contains('@') {
+            add(
+                &key("shared_requester.email"),
+                "is not an email".into(),
+                "use an address such as unknown-caller@example.com".into(),
+            );
+        }
+        if let (Some(phones), Some(time_zone), Some(templates)) = (phones, tz, templates) {
+            sources.push(ResolvedSource {
+                name: name.clone(),
+                kind: s.kind,
+                secret: s.secret.clone().map(|x| x.trim().to_string()),
+                secret_header: s.secret_header.clone(),
+                phones,
+                plan: CallPlanSettings {
+                    fallback_group: s.fallback_group.clone(),
+                    fields: s.fields.clone(),
+                    templates,
+                    time_zone,
+                    talk_partner_edition: s.talk_partner_edition,
+                    shared_requester: SharedRequester {
+                        email: s.shared_requester.email.clone(),
+                        name: s.shared_requester.name.clone(),
+                    },
+                    public_note: s.public_note,
+                    extra_tags: s.tags.clone(),
+                },
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ConfigError { problems });
+    }
+    Ok(Resolved {
+        config,
+        zendesk,
+        requests_per_minute,
+        sources,
+    })
+}
+
+#[cfg(test)]
+mod tests;

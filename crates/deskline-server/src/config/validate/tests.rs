@@ -1,0 +1,150 @@
+use super::*;
+use crate::config::{Config, SourceConfig};
+
+fn remote() -> Config {
+    let mut c = Config::default();
+    c.zendesk.subdomain = Some("acme".into());
+    c.zendesk.email = Some("bot@acme.com".into());
+    c.zendesk.api_token = Some("tok".into());
+    c.sources.insert(
+        "myoperator".into(),
+        SourceConfig::myoperator(Some("0123456789abcdef0123".into())),
+    );
+    c
+}
+
+fn keys(err: &ConfigError) -> Vec<&str> {
+    err.problems.iter().map(|p| p.key.as_str()).collect()
+}
+
+#[test]
+fn a_complete_remote_configuration_resolves() {
+    let r = validate(remote()).expect("valid");
+    assert_eq!(
+        r.zendesk,
+        ZendeskTarget::Remote {
+            base_url: "https://acme.zendesk.com".into(),
+            email: "bot@acme.com".into(),
+            api_token: "tok".into()
+        }
+    );
+    assert_eq!(r.requests_per_minute, 700);
+    assert_eq!(r.sources.len(), 1);
+}
+
+#[test]
+fn the_embedded_defaults_resolve_to_the_sandbox() {
+    let r = validate(Config::embedded()).expect("valid");
+    assert_eq!(r.zendesk, ZendeskTarget::Sandbox);
+    assert_eq!(r.sources[0].name, "myoperator");
+    assert_eq!(r.sources[0].secret, None, "generated at start");
+}
+
+#[test]
+fn a_subdomain_given_as_a_url_names_the_fix() {
+    for given in [
+        "https://acme.zendesk.com",
+        "acme.zendesk.com",
+        "acme.zendesk.com/",
+    ] {
+        let mut c = remote();
+        c.zendesk.subdomain = Some(given.into());
+        let err = validate(c).unwrap_err();
+        assert_eq!(keys(&err), ["zendesk.subdomain"], "{given}");
+        assert!(
+            err.to_string().contains("zendesk.subdomain = \"acme\""),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let mut c = remote();
+    c.zendesk.subdomain = None;
+    c.zendesk.api_token = None;
+    c.zendesk.plan = "gold".into();
+    let mut s = SourceConfig::myoperator(Some("short".into()));
+    s.default_region = "India".into();
+    s.time_zone = "Mars/Olympus".into();
+    s.subject_template = Some("Call from {{ custmer }}".into());
+    c.sources.insert("myoperator".into(), s);
+    let err = validate(c).unwrap_err();
+    assert_eq!(
+        keys(&err),
+        [
+            "zendesk.subdomain",
+            "zendesk.api_token",
+            "zendesk.plan",
+            "sources.myoperator.secret",
+            "sources.myoperator.default_region",
+            "sources.myoperator.time_zone",
+            "sources.myoperator.subject_template",
+        ]
+    );
+    let text = err.to_string();
+    assert!(text.contains("DESKLINE_ZENDESK__API_TOKEN"), "{text}");
+    assert!(text.contains("Asia/Kolkata"), "{text}");
+}
+
+#[test]
+fn a_missing_secret_outside_sandbox_mode_says_which_variable_to_set() {
+    let mut c = remote();
+    c.sources
+        .insert("myop".into(), SourceConfig::myoperator(None));
+    let err = validate(c).unwrap_err();
+    assert!(
+        err.to_string().contains("DESKLINE_SOURCES__MYOP__SECRET"),
+        "{err}"
+    );
+}
+
+#[test]
+fn file_then_environment_overrides() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file(
+            "deskline.toml",
+            r#"
+            [zendesk]
+            subdomain = "acme"
+            email = "bot@acme.com"
+            [sources.myoperator]
+            kind = "myoperator"
+            secret = "from-the-file-0123456789"
+            fields = { call_id = 10001 }
+            "#,
+        )?;
+        jail.set_env("DESKLINE_ZENDESK__API_TOKEN", "from-env");
+        jail.set_env(
+            "DESKLINE_SOURCES__MYOPERATOR__SECRET",
+            "from-the-environment-0123",
+        );
+        let c = Config::load(Some(std::path::Path::new("deskline.toml"))).expect("loads");
+        assert_eq!(c.zendesk.api_token.as_deref(), Some("from-env"));
+        assert_eq!(
+            c.sources["myoperator"].secret.as_deref(),
+            Some("from-the-environment-0123")
+        );
+        assert_eq!(c.sources["myoperator"].fields.call_id, Some(10001));
+        assert!(
+            !c.zendesk.sandbox,
+            "a configuration file means a real account"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn unknown_keys_and_wrong_types_are_named() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file("bad.toml", "[zendesk]\nsubdomian = \"acme\"\n")?;
+        let err = Config::load(Some(std::path::Path::new("bad.toml"))).unwrap_err();
+        assert!(err.to_string().contains("subdomian"), "{err}");
+        jail.create_file("bad2.toml", "[worker]\nconcurrency = \"many\"\n")?;
+        let err = Config::load(Some(std::path::Path::new("bad2.toml"))).unwrap_err();
+        assert!(err.to_string().contains("worker.concurrency"), "{err}");
+        let err = Config::load(Some(std::path::Path::new("missing.toml"))).unwrap_err();
+        assert!(err.to_string().contains("missing.toml"), "{err}");
+        Ok(())
+    });
+}

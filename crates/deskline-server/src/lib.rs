@@ -1,0 +1,3 @@
+//! deskline's HTTP surface (ingress, admin, health, metrics) and its workers.
+
+pub mod config;
