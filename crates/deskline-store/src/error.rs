@@ -1,0 +1,86 @@
+//! The one error type every store operation returns.
+
+use std::path::PathBuf;
+
+use crate::types::{JobId, JobState};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database answered with an error or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database's directory could not be created.
+    #[error("cannot create the database directory {path}: {source}")]
+    CreateDir {
+        /// The directory that could not be created.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A write broke a constraint (empty kind, `max_attempts` < 1, duplicate id, ...): the
+    /// transaction it was part of changed nothing.
+    #[error("rejected by the database: {0}")]
+    Rejected(String),
+    /// No row with that id.
+    #[error("{what} {id} not found")]
+    NotFound {
+        /// What was looked for ("job", "event").
+        what: &'static str,
+        /// The id that was looked for.
+        id: i64,
+    },
+    /// The job exists but its state does not allow the operation.
+    #[error("job {job_id} is {state}: cannot {action} it")]
+    InvalidState {
+        /// The job.
+        job_id: JobId,
+        /// Its current state.
+        state: JobState,
+        /// What was attempted ("complete", "cancel", ...).
+        action: &'static str,
+    },
+    /// A stored value could not be decoded (hand-edited row, newer schema, ...).
+    #[error("malformed stored data: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// True when trying the same operation again later may succeed (busy database, pool
+    /// exhausted, connection lost), as opposed to a rejected or impossible operation.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(err) => match err {
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
+                sqlx::Error::Database(db) => {
+                    // SQLITE_BUSY (5) and SQLITE_LOCKED (6), extended codes included; Postgres
+                    // serialization failure and deadlock.
+                    db.code().is_some_and(|code| {
+                        let code = code.as_ref();
+                        let primary = code.parse::<i64>().map(|c| c & 0xff).ok();
+                        matches!(primary, Some(5) | Some(6)) || code == "40001" || code == "40P01"
+                    })
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        // Constraint violations are the caller's input, not a broken database: say so, so the
+        // caller can answer "bad input" (invariant 5) instead of retrying forever.
+        if let sqlx::Error::Database(db) = &err {
+            if !matches!(db.kind(), sqlx::error::ErrorKind::Other) {
+                return StoreError::Rejected(db.message().to_owned());
+            }
+        }
+        StoreError::Database(err)
+    }
+}

@@ -1,0 +1,54 @@
+//! The SQLite schema, embedded in the binary and applied at open.
+//!
+//! The migrations are compiled in with `include_str!` rather than `sqlx::migrate!` so the
+//! binary needs no migrations directory at run time and the crate needs no proc-macro build of
+//! sqlx; sqlx's migrator still records and checksums what was applied.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::SqlitePool;
+
+use crate::error::StoreError;
+
+/// (version, description, SQL), in order. Append only: an applied migration's text must never
+/// change, or sqlx refuses to start on a database it was applied to.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
+
+#[derive(Debug)]
+struct Embedded;
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+        Box::pin(async {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|&(version, description, sql)| {
+                    Migration::new(
+                        version,
+                        Cow::Borrowed(description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// Brings the database's schema up to date.
+pub(super) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
+    let migrator = Migrator::new(Embedded).await?;
+    migrator.run(pool).await?;
+    Ok(())
+}

@@ -1,0 +1,299 @@
+//! The SQLite implementation of [`Store`]: one database file in WAL mode.
+//!
+//! SQLite allows one writer at a time, which is what makes the claim query safe without
+//! `SKIP LOCKED`: every write transaction starts with `BEGIN IMMEDIATE` (or is a single
+//! statement), so it takes the write lock before it reads and never works from a stale
+//! snapshot. Waiting for the lock is bounded by `busy_timeout`.
+
+mod codec;
+mod directory;
+mod events;
+mod jobs;
+mod links;
+mod migrations;
+mod queue;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::error::StoreError;
+use crate::types::*;
+use crate::Store;
+
+/// The statement every multi-statement write transaction starts with: take the write lock
+/// first, so a transaction never has to upgrade a read snapshot that another writer moved on.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+/// Tuning for [`SqliteStore::open_with`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Connections in the pool (readers run in parallel in WAL mode; writers queue).
+    pub max_connections: u32,
+    /// How long a statement waits for another writer before failing with "database is
+    /// locked".
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            max_connections: 8,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A [`Store`] in one SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its directory if missing) and migrates the database at `path`.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, SqliteOptions::default()).await
+    }
+
+    /// Like [`SqliteStore::open`], with explicit tuning.
+    pub async fn open_with(
+        path: impl AsRef<Path>,
+        options: SqliteOptions,
+    ) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|source| StoreError::CreateDir {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
+        }
+        let connect = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL in WAL mode: a commit survives a process crash; only an OS crash or power
+            // loss can drop the last commits, which is the usual trade for queue throughput.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .connect_with(connect)
+            .await?;
+        migrations::run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ingest(
+        &self,
+        event: NewInboundEvent,
+        jobs: Vec<NewJob>,
+    ) -> Result<Ingested, StoreError> {
+        events::ingest(&self.pool, event, jobs).await
+    }
+
+    async fn enqueue(&self, job: NewJob, now: DateTime<Utc>) -> Result<Enqueued, StoreError> {
+        events::enqueue(&self.pool, job, now).await
+    }
+
+    async fn get_event(&self, id: EventId) -> Result<Option<InboundEvent>, StoreError> {
+        events::get_event(&self.pool, id).await
+    }
+
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<EventSummary>, StoreError> {
+        events::list_events(&self.pool, filter).await
+    }
+
+    async fn claim(
+        &self,
+        queue: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+        worker_id: &str,
+    ) -> Result<Vec<Job>, StoreError> {
+        queue::claim(&self.pool, queue, limit, now, worker_id).await
+    }
+
+    async fn complete(&self, job_id: JobId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        queue::complete(&self.pool, job_id, now).await
+    }
+
+    async fn retry(
+        &self,
+        job_id: JobId,
+        error: &str,
+        retry_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<JobState, StoreError> {
+        queue::retry(&self.pool, job_id, error, retry_at, now).await
+    }
+
+    async fn snooze(
+        &self,
+        job_id: JobId,
+        until: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        queue::snooze(&self.pool, job_id, until, reason).await
+    }
+
+    async fn discard(
+        &self,
+        job_id: JobId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        queue::discard(&self.pool, job_id, reason, now).await
+    }
+
+    async fn cancel(&self, job_id: JobId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        queue::cancel(&self.pool, job_id, now).await
+    }
+
+    async fn retry_now(&self, job_id: JobId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        queue::retry_now(&self.pool, job_id, now).await
+    }
+
+    async fn rescue(
+        &self,
+        running_older_than: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        queue::rescue(&self.pool, running_older_than, now).await
+    }
+
+    async fn pause_queue(
+        &self,
+        queue: &str,
+        until: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        jobs::pause_queue(&self.pool, queue, until, reason).await
+    }
+
+    async fn queue_paused_until(
+        &self,
+        queue: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<QueuePause>, StoreError> {
+        jobs::queue_paused_until(&self.pool, queue, now).await
+    }
+
+    async fn record_attempt(&self, attempt: NewAttempt) -> Result<AttemptId, StoreError> {
+        jobs::record_attempt(&self.pool, attempt).await
+    }
+
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        jobs::list_jobs(&self.pool, filter).await
+    }
+
+    async fn get_job(&self, id: JobId) -> Result<Option<JobDetail>, StoreError> {
+        jobs::get_job(&self.pool, id).await
+    }
+
+    async fn count_jobs_by_state(&self) -> Result<BTreeMap<JobState, u64>, StoreError> {
+        jobs::count_jobs_by_state(&self.pool).await
+    }
+
+    async fn jobs_for_event(&self, event_id: EventId) -> Result<Vec<Job>, StoreError> {
+        jobs::jobs_for_event(&self.pool, event_id).await
+    }
+
+    async fn put_link(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        links::put_link(&self.pool, kind, key, value, now).await
+    }
+
+    async fn get_link(&self, kind: &str, key: &str) -> Result<Option<Link>, StoreError> {
+        links::get_link(&self.pool, kind, key).await
+    }
+
+    async fn delete_link(&self, kind: &str, key: &str) -> Result<bool, StoreError> {
+        links::delete_link(&self.pool, kind, key).await
+    }
+
+    async fn replace_directory(
+        &self,
+        agents: Vec<DirectoryAgent>,
+        groups: Vec<DirectoryGroup>,
+        synced_at: DateTime<Utc>,
+    ) -> Result<DirectoryReplaced, StoreError> {
+        directory::replace_directory(&self.pool, agents, groups, synced_at).await
+    }
+
+    async fn record_directory_sync_failure(
+        &self,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        directory::record_sync_failure(&self.pool, error, at).await
+    }
+
+    async fn agent_by_email(&self, email: &str) -> Result<Option<DirectoryAgent>, StoreError> {
+        directory::agent_by_email(&self.pool, email).await
+    }
+
+    async fn agent_by_zendesk_id(
+        &self,
+        zendesk_id: i64,
+    ) -> Result<Option<DirectoryAgent>, StoreError> {
+        directory::agent_by_zendesk_id(&self.pool, zendesk_id).await
+    }
+
+    async fn group_by_name(&self, name: &str) -> Result<Option<DirectoryGroup>, StoreError> {
+        directory::group_by_name(&self.pool, name).await
+    }
+
+    async fn group_by_id(&self, zendesk_id: i64) -> Result<Option<DirectoryGroup>, StoreError> {
+        directory::group_by_id(&self.pool, zendesk_id).await
+    }
+
+    async fn directory_status(&self) -> Result<DirectoryStatus, StoreError> {
+        directory::status(&self.pool).await
+    }
+
+    async fn record_agent_mismatch(
+        &self,
+        email: &str,
+        call_id: Option<&str>,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        directory::record_mismatch(&self.pool, email, call_id, source, now).await
+    }
+
+    async fn list_agent_mismatches(&self) -> Result<Vec<AgentMismatch>, StoreError> {
+        directory::list_mismatches(&self.pool).await
+    }
+
+    async fn clear_resolved_mismatches(&self) -> Result<u64, StoreError> {
+        directory::clear_resolved_mismatches(&self.pool).await
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
