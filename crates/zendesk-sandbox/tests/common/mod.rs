@@ -1,6 +1,9 @@
 //! Shared test support: a real sandbox on a loopback port and a client that speaks to it.
 #![allow(dead_code)]
 
+pub mod oas;
+pub mod webhooks;
+
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::Value;
 use zendesk_sandbox::{SandboxConfig, SandboxHandle};
