@@ -1,3 +1,12 @@
 //! deskline's HTTP surface (ingress, admin, health, metrics) and its workers.
 
+pub mod admin;
+pub mod app;
+pub mod auth;
 pub mod config;
+pub mod http_error;
+pub mod ingress;
+pub mod observe;
+pub mod preflight;
+pub mod state;
+pub mod worker;

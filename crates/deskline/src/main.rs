@@ -1,6 +1,9 @@
 //! The deskline command line.
 
+mod ops_cmd;
 mod sandbox_cmd;
+mod secrets;
+mod serve_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -14,6 +17,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the service (no configuration: embedded defaults with the built-in Zendesk sandbox).
+    Serve(serve_cmd::ServeArgs),
+    /// Post a realistic test call to the running service and print the ticket it became.
+    TestCall(ops_cmd::TestCallArgs),
+    /// Inspect, retry or cancel jobs.
+    Jobs {
+        #[command(flatten)]
+        target: ops_cmd::Target,
+        #[command(subcommand)]
+        command: ops_cmd::JobsCommand,
+    },
+    /// The agent directory: emails that match no Zendesk agent, or sync now.
+    Agents {
+        #[command(flatten)]
+        target: ops_cmd::Target,
+        #[command(subcommand)]
+        command: ops_cmd::AgentsCommand,
+    },
     /// Run a local Zendesk sandbox (an emulator of the Support API deskline uses).
     Sandbox(sandbox_cmd::SandboxArgs),
 }
@@ -25,9 +46,14 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_env("DESKLINE_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => serve_cmd::run(args).await,
+        Command::TestCall(args) => ops_cmd::test_call(args).await,
+        Command::Jobs { target, command } => ops_cmd::jobs(target, command).await,
+        Command::Agents { target, command } => ops_cmd::agents(target, command).await,
         Command::Sandbox(args) => sandbox_cmd::run(args).await,
     }
 }

@@ -1,3 +1,5 @@
+#![allow(clippy::result_large_err)] // figment::Jail fixes the closure's error type.
+
 use super::*;
 use crate::config::{Config, SourceConfig};
 

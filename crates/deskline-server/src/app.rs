@@ -1,0 +1,181 @@
+//! Wires the parts together and runs them: the HTTP server (ingress, admin, health, metrics),
+//! the worker, the directory sync and the rescuer.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use deskline_store::Store;
+use deskline_zendesk::{Secret, ZendeskClient, ZendeskConfig};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{Resolved, ZendeskTarget};
+use crate::state::{AppState, Clock, Source, SystemClock};
+use crate::worker::{self, call_ticket::ZENDESK_QUEUE, directory};
+use crate::{admin, ingress, observe};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The Zendesk client could not be built.
+    #[error("Zendesk client: {0}")]
+    Zendesk(String),
+    /// A source has no secret.
+    #[error("source {0:?} has no secret")]
+    MissingSecret(String),
+    /// The Zendesk account does not fit the configuration.
+    #[error(transparent)]
+    Preflight(#[from] crate::preflight::PreflightError),
+    /// The listener's address is unreadable.
+    #[error("cannot read the listening address: {0}")]
+    Address(#[from] std::io::Error),
+}
+
+/// Everything `start` needs besides the checked configuration.
+pub struct Runtime {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Where Zendesk is, with credentials (the sandbox's when in sandbox mode).
+    pub zendesk_url: String,
+    /// The email deskline acts as.
+    pub zendesk_email: String,
+    /// The API token.
+    pub zendesk_token: String,
+    /// Secrets of sources that have none configured (generated ones).
+    pub generated_secrets: BTreeMap<String, String>,
+    /// The admin token.
+    pub admin_token: String,
+    /// Where "now" comes from.
+    pub clock: Arc<dyn Clock>,
+    /// Identifies this instance's worker in the job table.
+    pub worker_id: String,
+}
+
+impl Runtime {
+    /// Zendesk connection details from the configuration (remote accounts only).
+    pub fn remote_zendesk(resolved: &Resolved) -> Option<(String, String, String)> {
+        match &resolved.zendesk {
+            ZendeskTarget::Remote {
+                base_url,
+                email,
+                api_token,
+            } => Some((base_url.clone(), email.clone(), api_token.clone())),
+            ZendeskTarget::Sandbox => None,
+        }
+    }
+}
+
+/// A running service.
+pub struct Service {
+    /// The address the HTTP server listens on.
+    pub addr: SocketAddr,
+    /// The shared state (for tests and the CLI).
+    pub state: AppState,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Service {
+    /// Stops accepting requests and lets jobs in flight record their outcome.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// The full HTTP router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(ingress::router())
+        .merge(admin::router(state.clone()))
+        .merge(observe::router())
+        // The ingress reads its body with its own, precise limit; this one guards the rest.
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .with_state(state)
+}
+
+/// Starts every role on `listener`.
+pub async fn start(
+    resolved: Resolved,
+    runtime: Runtime,
+    listener: TcpListener,
+) -> Result<Service, StartError> {
+    observe::metrics_handle();
+    let mut zconfig = ZendeskConfig::new(
+        runtime.zendesk_url.clone(),
+        runtime.zendesk_email.clone(),
+        Secret::new(runtime.zendesk_token.clone()),
+    );
+    zconfig.requests_per_minute = resolved.requests_per_minute;
+    zconfig.timeout = resolved.config.zendesk.timeout;
+    let zendesk = ZendeskClient::new(&zconfig).map_err(|e| StartError::Zendesk(e.to_string()))?;
+    crate::preflight::check(&zendesk, &resolved.sources).await?;
+    let mut sources = BTreeMap::new();
+    for source in resolved.sources {
+        let secret = source
+            .secret
+            .clone()
+            .or_else(|| runtime.generated_secrets.get(&source.name).cloned())
+            .ok_or_else(|| StartError::MissingSecret(source.name.clone()))?;
+        sources.insert(
+            source.name.clone(),
+            Source {
+                config: source,
+                secret,
+            },
+        );
+    }
+    let state = AppState {
+        store: runtime.store,
+        zendesk,
+        sources: Arc::new(sources),
+        admin_token: Arc::from(runtime.admin_token.as_str()),
+        max_body_bytes: resolved.config.server.max_body_bytes,
+        worker: Arc::new(resolved.config.worker.clone()),
+        clock: runtime.clock,
+    };
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let app = router(state.clone());
+    let mut http_stop = stopped.clone();
+    let mut tasks = vec![tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = http_stop.changed().await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    })];
+    tasks.push(tokio::spawn(directory::sync_periodically(
+        state.clone(),
+        resolved.config.directory.sync_interval,
+        stopped.clone(),
+    )));
+    tasks.push(tokio::spawn(worker::rescue_periodically(
+        state.clone(),
+        stopped.clone(),
+    )));
+    tasks.push(tokio::spawn(worker::run(
+        state.clone(),
+        ZENDESK_QUEUE,
+        runtime.worker_id,
+        stopped,
+    )));
+    Ok(Service {
+        addr,
+        state,
+        stop,
+        tasks,
+    })
+}
+
+/// The system clock, shared.
+pub fn system_clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}

@@ -1,0 +1,138 @@
+//! Authentication of inbound requests: a source's shared secret (a custom header or the
+//! HTTP Basic password) and the admin bearer token. Comparisons are constant-time.
+
+use axum::http::HeaderMap;
+use base64::Engine;
+use subtle::ConstantTimeEq;
+
+use crate::http_error::HttpError;
+
+/// Compares two secrets without leaking where they differ through timing.
+pub fn secrets_equal(given: &[u8], expected: &[u8]) -> bool {
+    // Hashing first would also hide the length; here the expected secret's length is not
+    // sensitive (it is configuration, often a fixed-length random value).
+    given.ct_eq(expected).into()
+}
+
+fn basic_password(headers: &HeaderMap) -> Option<Vec<u8>> {
+    let value = headers.get("authorization")?.to_str().ok()?.trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
+    let colon = decoded.iter().position(|b| *b == b':')?;
+    Some(decoded[colon + 1..].to_vec())
+}
+
+/// Checks a source's secret, sent in `header` or as the Basic auth password.
+pub fn check_source_secret(
+    headers: &HeaderMap,
+    header: &str,
+    expected: &str,
+) -> Result<(), HttpError> {
+    let given = headers
+        .get(header)
+        .map(|v| v.as_bytes().to_vec())
+        .or_else(|| basic_password(headers));
+    match given {
+        None => Err(HttpError::unauthorized(format!(
+            "missing credentials: send the source secret in the {header} header or as the HTTP Basic password"
+        ))),
+        Some(given) if secrets_equal(trim(&given), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(HttpError::unauthorized("the source secret is wrong")),
+    }
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &bytes[start..end]
+}
+
+/// Checks `Authorization: Bearer <admin token>`.
+pub fn check_admin(headers: &HeaderMap, expected: &str) -> Result<(), HttpError> {
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.trim()
+                .strip_prefix("Bearer ")
+                .or_else(|| v.trim().strip_prefix("bearer "))
+        });
+    match given {
+        None => Err(HttpError::unauthorized(
+            "missing credentials: send Authorization: Bearer <admin token>",
+        )),
+        Some(t) if secrets_equal(t.trim().as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(HttpError::unauthorized("the admin token is wrong")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().expect("header value"));
+        }
+        h
+    }
+
+    #[test]
+    fn source_secret_in_a_header_or_basic_auth() {
+        let secret = "s3cret-value-0123456789";
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("myoperator:{secret}"))
+        );
+        let cases: [(HeaderMap, bool); 6] = [
+            (headers(&[("x-deskline-secret", secret)]), true),
+            (
+                headers(&[("x-deskline-secret", " s3cret-value-0123456789 ")]),
+                true,
+            ),
+            (headers(&[("authorization", &basic)]), true),
+            (headers(&[("x-deskline-secret", "wrong")]), false),
+            (headers(&[("authorization", "Basic !!")]), false),
+            (headers(&[]), false),
+        ];
+        for (h, ok) in cases {
+            assert_eq!(
+                check_source_secret(&h, "X-Deskline-Secret", secret).is_ok(),
+                ok,
+                "{h:?}"
+            );
+        }
+        let missing = check_source_secret(&headers(&[]), "X-Deskline-Secret", secret).unwrap_err();
+        assert!(missing.message.contains("X-Deskline-Secret"));
+        let wrong = check_source_secret(
+            &headers(&[("x-deskline-secret", "nope")]),
+            "X-Deskline-Secret",
+            secret,
+        )
+        .unwrap_err();
+        assert!(
+            !wrong.message.contains(secret),
+            "the secret is never echoed"
+        );
+    }
+
+    #[test]
+    fn admin_bearer_token() {
+        assert!(check_admin(&headers(&[("authorization", "Bearer t0k")]), "t0k").is_ok());
+        assert!(check_admin(&headers(&[("authorization", "Bearer nope")]), "t0k").is_err());
+        assert!(check_admin(&headers(&[("authorization", "Basic dDBr")]), "t0k").is_err());
+        assert!(check_admin(&headers(&[]), "t0k").is_err());
+    }
+}

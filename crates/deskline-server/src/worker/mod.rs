@@ -1,0 +1,228 @@
+//! The worker: claims jobs, runs them, and records what happened. A job's failure is
+//! classified once, here: rate limits pause the queue for every worker and snooze the job
+//! without spending an attempt; transient failures retry with backoff; permanent ones go to
+//! the dead letter with a reason a person can act on.
+
+pub mod call_ticket;
+pub mod directory;
+mod requester;
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use deskline_store::{AttemptOutcome, Job, JobState, NewAttempt, StoreError};
+use deskline_zendesk::ZendeskError;
+use rand::Rng;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::state::AppState;
+
+/// What running a job came to.
+#[derive(Debug)]
+pub enum JobOutcome {
+    /// Finished; the text says what was done.
+    Done(String),
+    /// Failed in a way that may pass: retry after backoff.
+    Retry(String),
+    /// Not now: try again at `until` without spending an attempt; optionally pause the queue.
+    Snooze {
+        /// When to try again.
+        until: DateTime<Utc>,
+        /// Why.
+        reason: String,
+        /// Whether every worker should wait (a rate limit), not just this job.
+        pause_queue: bool,
+    },
+    /// Will never succeed as it is: to the dead letter.
+    Discard(String),
+}
+
+impl JobOutcome {
+    /// Classifies a Zendesk failure.
+    pub fn from_zendesk(e: &ZendeskError, now: DateTime<Utc>) -> JobOutcome {
+        if let Some(wait) = e.retry_after() {
+            let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(10));
+            return JobOutcome::Snooze {
+                until: now + wait,
+                reason: e.to_string(),
+                pause_queue: true,
+            };
+        }
+        if e.is_permanent() {
+            JobOutcome::Discard(e.to_string())
+        } else {
+            JobOutcome::Retry(e.to_string())
+        }
+    }
+
+    /// A storage failure is retried: the database may be busy or briefly unavailable.
+    pub fn from_store(e: &StoreError) -> JobOutcome {
+        JobOutcome::Retry(format!("storage: {e}"))
+    }
+}
+
+/// Runs one claimed job.
+async fn run_job(state: &AppState, job: &Job) -> JobOutcome {
+    match job.kind.as_str() {
+        call_ticket::CALL_TICKET_JOB => call_ticket::run(state, job).await,
+        other => JobOutcome::Discard(format!("unknown job kind {other:?}")),
+    }
+}
+
+/// The delay before attempt `attempt + 1`, exponential with jitter.
+fn backoff(state: &AppState, attempt: u32) -> chrono::Duration {
+    let jitter: f64 = rand::thread_rng().gen();
+    let d = deskline_store::retry_delay(
+        attempt,
+        state.worker.backoff_base,
+        state.worker.backoff_cap,
+        0.5,
+        jitter,
+    );
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::seconds(60))
+}
+
+/// Records the outcome in the store; returns an error only when the store fails.
+async fn settle(
+    state: &AppState,
+    job: &Job,
+    outcome: JobOutcome,
+    started: DateTime<Utc>,
+    took: Duration,
+) -> Result<(), StoreError> {
+    let store = &state.store;
+    let now = state.clock.now();
+    let (attempt_outcome, summary) = match &outcome {
+        JobOutcome::Done(s) => (AttemptOutcome::Succeeded, s.clone()),
+        JobOutcome::Retry(s) => (AttemptOutcome::Failed, s.clone()),
+        JobOutcome::Snooze { reason, .. } => (AttemptOutcome::Snoozed, reason.clone()),
+        JobOutcome::Discard(s) => (AttemptOutcome::Discarded, s.clone()),
+    };
+    store
+        .record_attempt(NewAttempt {
+            job_id: job.id,
+            attempt: job.attempt,
+            started_at: started,
+            duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            outcome: attempt_outcome,
+            http_status: None,
+            request_summary: Some(job.kind.clone()),
+            response_summary: Some(summary),
+        })
+        .await?;
+    let kind = job.kind.clone();
+    match outcome {
+        JobOutcome::Done(summary) => {
+            tracing::info!(job = %job.id, kind = %job.kind, %summary, "job completed");
+            metrics::counter!("deskline_jobs_total", "kind" => kind, "outcome" => "completed")
+                .increment(1);
+            store.complete(job.id, now).await
+        }
+        JobOutcome::Retry(error) => {
+            let at = now + backoff(state, job.attempt);
+            let state_after = store.retry(job.id, &error, at, now).await?;
+            let outcome = if state_after == JobState::Discarded {
+                "discarded"
+            } else {
+                "retried"
+            };
+            tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempt, %error, outcome, "job failed");
+            metrics::counter!("deskline_jobs_total", "kind" => kind, "outcome" => outcome)
+                .increment(1);
+            Ok(())
+        }
+        JobOutcome::Snooze {
+            until,
+            reason,
+            pause_queue,
+        } => {
+            if pause_queue {
+                tracing::warn!(queue = %job.queue, %until, %reason, "pausing the queue");
+                store.pause_queue(&job.queue, until, &reason).await?;
+            }
+            metrics::counter!("deskline_jobs_total", "kind" => kind, "outcome" => "snoozed")
+                .increment(1);
+            store.snooze(job.id, until, &reason).await
+        }
+        JobOutcome::Discard(reason) => {
+            tracing::error!(job = %job.id, kind = %job.kind, %reason, "job discarded to the dead letter");
+            metrics::counter!("deskline_jobs_total", "kind" => kind, "outcome" => "discarded")
+                .increment(1);
+            store.discard(job.id, &reason, now).await
+        }
+    }
+}
+
+async fn run_and_settle(state: AppState, job: Job) {
+    let started = state.clock.now();
+    let clock = Instant::now();
+    let outcome = run_job(&state, &job).await;
+    if let Err(e) = settle(&state, &job, outcome, started, clock.elapsed()).await {
+        // The job stays `running`; the rescuer hands it back after `rescue_after`.
+        tracing::error!(job = %job.id, error = %e, "cannot record a job's outcome");
+    }
+}
+
+/// Claims and runs jobs of `queue` until `stop` turns true, at most `concurrency` at once.
+pub async fn run(
+    state: AppState,
+    queue: &'static str,
+    worker_id: String,
+    mut stop: watch::Receiver<bool>,
+) {
+    let concurrency = state.worker.concurrency.max(1);
+    let mut running: JoinSet<()> = JoinSet::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        while running.try_join_next().is_some() {}
+        let free = concurrency.saturating_sub(running.len());
+        let mut claimed = 0;
+        if free > 0 {
+            let now = state.clock.now();
+            match state
+                .store
+                .claim(queue, u32::try_from(free).unwrap_or(1), now, &worker_id)
+                .await
+            {
+                Ok(jobs) => {
+                    claimed = jobs.len();
+                    for job in jobs {
+                        running.spawn(run_and_settle(state.clone(), job));
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot claim jobs"),
+            }
+        }
+        if claimed == 0 {
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = running.join_next(), if !running.is_empty() => {}
+                _ = tokio::time::sleep(state.worker.poll_interval) => {}
+            }
+        }
+    }
+    // Let jobs in flight finish so their outcome is recorded.
+    while running.join_next().await.is_some() {}
+}
+
+/// Returns jobs left `running` by a crashed worker to the queue, every minute (and at start).
+pub async fn rescue_periodically(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        let now = state.clock.now();
+        let cutoff = now
+            - chrono::Duration::from_std(state.worker.rescue_after)
+                .unwrap_or(chrono::Duration::minutes(5));
+        match state.store.rescue(cutoff, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(jobs = n, "rescued jobs left running by a stopped worker"),
+            Err(e) => tracing::error!(error = %e, "rescuer cannot reach the store"),
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60).min(state.worker.rescue_after)) => {}
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Secrets deskline generates for itself when the configuration gives none (the admin token,
+//! and source secrets in sandbox mode), kept in the data directory so they survive restarts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// The generated secrets file.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct GeneratedSecrets {
+    /// Bearer token for `/admin/*`.
+    pub admin_token: String,
+    /// Source secrets by source name.
+    #[serde(default)]
+    pub sources: BTreeMap<String, String>,
+}
+
+/// A random secret of 40 letters and digits.
+pub fn random_secret() -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(40)
+        .map(char::from)
+        .collect()
+}
+
+/// Where the file lives for a data directory.
+pub fn path_in(data_dir: &Path) -> PathBuf {
+    data_dir.join("generated-secrets.toml")
+}
+
+impl GeneratedSecrets {
+    /// Reads the file, or starts empty when it does not exist.
+    pub fn load(data_dir: &Path) -> anyhow::Result<GeneratedSecrets> {
+        let path = path_in(data_dir);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text)
+                .with_context(|| format!("{} is not a secrets file", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(GeneratedSecrets::default()),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// Fills in what is missing; returns whether anything was generated.
+    pub fn ensure(&mut self, sources: &[String]) -> bool {
+        let mut changed = false;
+        if self.admin_token.is_empty() {
+            self.admin_token = random_secret();
+            changed = true;
+        }
+        for name in sources {
+            if !self.sources.contains_key(name) {
+                self.sources.insert(name.clone(), random_secret());
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Writes the file, readable by the owner only.
+    pub fn save(&self, data_dir: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+        let path = path_in(data_dir);
+        let text = toml::to_string(self).context("cannot encode the secrets")?;
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot restrict {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
