@@ -100,38 +100,44 @@ async fn show_job(
     Ok(Json(json!({ "job": detail })))
 }
 
+/// The two things an operator can do to a job.
+#[derive(Clone, Copy)]
+enum JobAction {
+    Retry,
+    Cancel,
+}
+
+async fn act_on_job(
+    state: &AppState,
+    raw_id: &str,
+    action: JobAction,
+) -> Result<Response, HttpError> {
+    let id = JobId(parse_id(raw_id, "job")?);
+    let now = state.clock.now();
+    let (done, status) = match action {
+        JobAction::Retry => (state.store.retry_now(id, now).await, "available"),
+        JobAction::Cancel => (state.store.cancel(id, now).await, "cancelled"),
+    };
+    done.map_err(|e| job_action_error(id, status, e))?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({"status": status, "job_id": id})),
+    )
+        .into_response())
+}
+
 async fn retry_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, HttpError> {
-    let id = JobId(parse_id(&id, "job")?);
-    state
-        .store
-        .retry_now(id, state.clock.now())
-        .await
-        .map_err(|e| job_action_error(id, "retried", e))?;
-    Ok((
-        StatusCode::OK,
-        Json(json!({"status": "available", "job_id": id})),
-    )
-        .into_response())
+    act_on_job(&state, &id, JobAction::Retry).await
 }
 
 async fn cancel_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, HttpError> {
-    let id = JobId(parse_id(&id, "job")?);
-    state
-        .store
-        .cancel(id, state.clock.now())
-        .await
-        .map_err(|e| job_action_error(id, "cancelled", e))?;
-    Ok((
-        StatusCode::OK,
-        Json(json!({"status": "cancelled", "job_id": id})),
-    )
-        .into_response())
+    act_on_job(&state, &id, JobAction::Cancel).await
 }
 
 fn job_action_error(id: JobId, action: &str, e: deskline_store::StoreError) -> HttpError {
@@ -141,7 +147,7 @@ fn job_action_error(id: JobId, action: &str, e: deskline_store::StoreError) -> H
         E::InvalidState { .. } => HttpError::new(
             StatusCode::CONFLICT,
             "invalid_transition",
-            format!("job {id} cannot be {action} now: {e}"),
+            format!("job {id} cannot be made {action} now: {e}"),
         ),
         other => storage(other),
     }
