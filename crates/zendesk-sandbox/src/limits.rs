@@ -95,7 +95,6 @@ impl<K: std::hash::Hash + Eq> Limiter<K> {
             resets_in: ceil_secs(left_in_window),
         }
     }
-
 }
 
 /// Every limit the sandbox enforces.

@@ -273,12 +273,11 @@ mod tests {
     #[test]
     fn repeated_keys_and_brackets_are_kept() {
         let p = Params::parse(Some("role%5B%5D=agent&role[]=admin&page[size]=2"));
-        let roles: Vec<&str> = p
-            .0
-            .iter()
-            .filter(|(k, _)| k == "role[]")
-            .map(|(_, v)| v.as_str())
-            .collect();
+        let roles: Vec<&str> =
+            p.0.iter()
+                .filter(|(k, _)| k == "role[]")
+                .map(|(_, v)| v.as_str())
+                .collect();
         assert_eq!(roles, ["agent", "admin"]);
         assert_eq!(
             Paging::from_params(&p).expect("valid"),

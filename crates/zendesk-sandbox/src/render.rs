@@ -4,8 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use crate::model::{
-    Comment, Group, GroupMembership, Organization, Ticket, TicketField, Trigger, User,
-    Via, Webhook,
+    Comment, Group, GroupMembership, Organization, Ticket, TicketField, Trigger, User, Via, Webhook,
 };
 
 /// Zendesk's timestamp format: UTC, whole seconds, `Z`.

@@ -153,12 +153,16 @@ fn unknown_keys_and_wrong_types_are_named() {
 
 #[test]
 fn the_example_configuration_is_valid() {
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/deskline.toml");
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/deskline.toml");
     let text = std::fs::read_to_string(&example).expect("examples/deskline.toml");
     figment::Jail::expect_with(|jail| {
         jail.create_file("deskline.toml", &text)?;
         jail.set_env("DESKLINE_ZENDESK__API_TOKEN", "token-from-env");
-        jail.set_env("DESKLINE_SOURCES__MYOPERATOR__SECRET", "a-long-random-secret-value");
+        jail.set_env(
+            "DESKLINE_SOURCES__MYOPERATOR__SECRET",
+            "a-long-random-secret-value",
+        );
         let c = Config::load(Some(std::path::Path::new("deskline.toml"))).expect("loads");
         let r = validate(c).expect("valid");
         assert_eq!(r.requests_per_minute, 400);
