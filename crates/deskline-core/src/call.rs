@@ -11,6 +11,14 @@ use crate::phone::PartyNumber;
 pub enum Provider {
     /// MyOperator (India).
     MyOperator,
+    /// Twilio Programmable Voice.
+    Twilio,
+    /// Aircall.
+    Aircall,
+    /// Exotel.
+    Exotel,
+    /// Any other provider, mapped by configuration.
+    Generic,
 }
 
 impl Provider {
@@ -18,6 +26,10 @@ impl Provider {
     pub fn slug(self) -> &'static str {
         match self {
             Provider::MyOperator => "myoperator",
+            Provider::Twilio => "twilio",
+            Provider::Aircall => "aircall",
+            Provider::Exotel => "exotel",
+            Provider::Generic => "generic",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod directory;
+pub mod event;
 pub mod phone;
 pub mod plan;
 pub mod sources;
