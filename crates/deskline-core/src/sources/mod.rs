@@ -2,6 +2,44 @@
 
 pub mod myoperator;
 
+/// A provider's HTTP request as a source adapter sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Inbound<'a> {
+    /// The raw body.
+    pub body: &'a [u8],
+    /// Headers with lower-case names, as received.
+    pub headers: &'a [(String, String)],
+    /// The full URL the provider called (scheme, host, path and query), as the provider saw
+    /// it (behind a proxy: the public URL); signature schemes such as Twilio's sign it.
+    pub url: &'a str,
+}
+
+impl<'a> Inbound<'a> {
+    /// The first value of a header (name in lower case).
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `Content-Type` header.
+    pub fn content_type(&self) -> Option<&'a str> {
+        self.header("content-type")
+    }
+}
+
+/// Why a provider-specific signature or token check failed. Messages never contain secrets.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum VerifyError {
+    /// The signature or token is absent.
+    #[error("missing {0}")]
+    Missing(&'static str),
+    /// The signature or token does not match.
+    #[error("{0} does not match")]
+    Mismatch(&'static str),
+}
+
 /// Why a provider's request could not be turned into an event. Each message names the
 /// problem precisely enough for the provider's operator to fix it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -12,6 +12,17 @@ use super::{BodyKind, SourceError};
 use crate::call::{AgentRef, CallLeg, CallRecord, Direction, Outcome, Provider, Recording};
 use crate::phone::{PartyNumber, PhoneParser};
 
+/// Parses a MyOperator webhook into call events (today: the After-Call record).
+pub fn parse(
+    inbound: &super::Inbound<'_>,
+    phones: &PhoneParser,
+) -> Result<Vec<crate::event::ParsedEvent>, SourceError> {
+    let record = parse_after_call(inbound.body, inbound.content_type(), phones)?;
+    Ok(vec![crate::event::ParsedEvent::keyed_by_call(
+        crate::event::CallEvent::Ended(record),
+    )])
+}
+
 /// Parses an After-Call webhook body into a call record.
 pub fn parse_after_call(
     body: &[u8],
