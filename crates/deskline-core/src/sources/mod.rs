@@ -1,6 +1,9 @@
 //! Source adapters: a provider's request body and content type in, a normalised event out.
 
+pub mod aircall;
+pub mod exotel;
 pub mod myoperator;
+pub mod twilio;
 
 /// A provider's HTTP request as a source adapter sees it.
 #[derive(Clone, Copy, Debug)]
