@@ -1,13 +1,9 @@
-use serde_json::json;
+//! The v1 After-Call webhook.
 
 use super::*;
 
-const ANSWERED: &str = include_str!("../../../../../examples/myoperator/after-call-answered.json");
-const MISSED: &str = include_str!("../../../../../examples/myoperator/after-call-missed.json");
-
-fn india() -> PhoneParser {
-    PhoneParser::new("IN").expect("region")
-}
+const ANSWERED: &str = AFTER_CALL_ANSWERED;
+const MISSED: &str = AFTER_CALL_MISSED;
 
 fn parse_json(body: &str) -> Result<CallRecord, SourceError> {
     parse_after_call(body.as_bytes(), Some("application/json"), &india())
@@ -222,4 +218,82 @@ fn durations_accept_the_provider_formats() {
     assert_eq!(duration("_dr", "65"), Ok(65));
     assert!(duration("_dr", "00:61:00").is_err());
     assert!(duration("_dr", "").is_err());
+}
+
+#[test]
+fn parse_keys_the_record_on_the_unique_call_id_and_dedupes_on_ai() {
+    let got = events(ANSWERED).expect("parses");
+    assert_eq!(kinds(&got), ["ended"]);
+    assert_eq!(
+        got[0].dedupe_key, "6741c2a90dbe24a1",
+        "the key existing data uses"
+    );
+    let CallEvent::Ended(record) = &got[0].event else {
+        panic!("not ended: {got:?}");
+    };
+    assert_eq!(record.call_id, "d5.1732362921.5512", "_pm[ky=ui].vl");
+    // Apart from the call id it is the record the older entry point gives.
+    let mut legacy = parse_json(ANSWERED).expect("parses");
+    assert_eq!(legacy.call_id, "6741c2a90dbe24a1");
+    legacy.call_id = record.call_id.clone();
+    assert_eq!(&legacy, record);
+}
+
+#[test]
+fn the_correlation_id_is_pm_ui_else_ai() {
+    let cases = [
+        (
+            json!([{"ky": "ui", "vl": "d5.1.2"}, {"ky": "is", "vl": "0"}]),
+            "d5.1.2",
+        ),
+        (
+            json!([{"ky": "is", "vl": "0"}, {"ky": "ui", "vl": " d5.3.4 "}]),
+            "d5.3.4",
+        ),
+        (json!({"ui": "d5.5.6"}), "d5.5.6"),
+        (json!([{"ky": "ui", "vl": ""}]), "the-ai"),
+        (json!([{"ky": "is", "vl": "0"}]), "the-ai"),
+        (json!([]), "the-ai"),
+        (json!("ui"), "the-ai"),
+        (Value::Null, "the-ai"),
+    ];
+    for (pm, expected) in cases {
+        let body = json!({"_ai": "the-ai", "_st": 1732362921, "_su": 2, "_pm": pm});
+        let event = only(&body);
+        assert_eq!(event.event.call_id(), expected, "{pm}");
+        assert_eq!(event.dedupe_key, "the-ai", "{pm}");
+        if let Some(log) = body.as_object() {
+            assert_eq!(correlation_id(log).as_deref(), Some(expected), "{pm}");
+        }
+    }
+}
+
+#[test]
+fn a_redelivery_in_any_envelope_gives_the_same_event() {
+    let first = events(ANSWERED).expect("bare");
+    let wrapped = json!({ "myoperator": example(ANSWERED) }).to_string();
+    let as_string = json!({ "myoperator": ANSWERED }).to_string();
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("myoperator", ANSWERED)
+        .finish();
+    for again in [
+        events(ANSWERED).expect("again"),
+        events(&wrapped).expect("wrapped"),
+        events(&as_string).expect("wrapped string"),
+        parse_as(form.as_bytes(), Some("application/x-www-form-urlencoded")).expect("form"),
+        parse_as(ANSWERED.as_bytes(), None).expect("no content type"),
+    ] {
+        assert_eq!(again, first);
+    }
+}
+
+#[test]
+fn the_missed_example_is_one_missed_call() {
+    let got = events(MISSED).expect("parses");
+    assert_eq!(got[0].dedupe_key, "6741c3f20dbe24b7");
+    assert_eq!(got[0].event.call_id(), "d5.1732363250.5519");
+    let CallEvent::Ended(record) = &got[0].event else {
+        panic!("not ended");
+    };
+    assert_eq!(record.outcome, Outcome::Missed);
 }

@@ -1,153 +1,37 @@
-//! MyOperator's After-Call webhook (the v1 call-log format with terse `_xx` keys).
-//!
-//! The call log arrives as a bare JSON object, wrapped as `{"myoperator": {...}}` (or with the
-//! object as a JSON string), or as the form field `myoperator=<json>`. The key meanings are
-//! inferred from MyOperator's samples and its search API's long names; see
-//! docs/providers/myoperator.md.
+//! The v1 After-Call webhook: the call log, sent once the call ends.
 
-use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
 
-use super::{BodyKind, SourceError};
+use super::{correlation_id, duration, epoch, invalid, number, text, SourceError};
 use crate::call::{AgentRef, CallLeg, CallRecord, Direction, Outcome, Provider, Recording};
+use crate::event::{CallEvent, ParsedEvent};
 use crate::phone::{PartyNumber, PhoneParser};
 
-/// Parses a MyOperator webhook into call events (today: the After-Call record).
-pub fn parse(
-    inbound: &super::Inbound<'_>,
+/// After-Call → one `Ended` event keyed by `_ai`.
+pub(super) fn events(
+    log: &Map<String, Value>,
     phones: &PhoneParser,
-) -> Result<Vec<crate::event::ParsedEvent>, SourceError> {
-    let record = parse_after_call(inbound.body, inbound.content_type(), phones)?;
-    Ok(vec![crate::event::ParsedEvent::keyed_by_call(
-        crate::event::CallEvent::Ended(record),
-    )])
+) -> Result<Vec<ParsedEvent>, SourceError> {
+    let (record, dedupe_key) = correlated_record(log, phones)?;
+    Ok(vec![ParsedEvent {
+        dedupe_key,
+        event: CallEvent::Ended(record),
+    }])
 }
 
-/// Parses an After-Call webhook body into a call record.
-pub fn parse_after_call(
-    body: &[u8],
-    content_type: Option<&str>,
+/// The call log's record with `call_id` set to the correlation id (`_pm.ui`, else `_ai`),
+/// and `_ai`, its dedupe key. `_ai` stays the key so that a call log delivered before the
+/// correlation id existed still deduplicates against its redeliveries.
+pub(super) fn correlated_record(
+    log: &Map<String, Value>,
     phones: &PhoneParser,
-) -> Result<CallRecord, SourceError> {
-    let log = call_log(body, BodyKind::from_content_type(content_type)?)?;
-    record_from_log(&log, phones)
-}
-
-/// Extracts the call-log object from any of the accepted envelopes.
-pub fn call_log(body: &[u8], kind: BodyKind) -> Result<Map<String, Value>, SourceError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(SourceError::Empty);
+) -> Result<(CallRecord, String), SourceError> {
+    let mut record = record_from_log(log, phones)?;
+    let log_id = record.call_id.clone();
+    if let Some(id) = correlation_id(log) {
+        record.call_id = id;
     }
-    let value = match kind {
-        BodyKind::Json => parse_json(body)?,
-        BodyKind::Form => {
-            let field = form_urlencoded::parse(body)
-                .find(|(k, _)| k == "myoperator")
-                .map(|(_, v)| v.into_owned())
-                .ok_or_else(|| {
-                    SourceError::Shape(
-                        "the form has no myoperator field holding the call log".to_string(),
-                    )
-                })?;
-            parse_json(field.as_bytes())?
-        }
-    };
-    let value = match value {
-        Value::Object(mut outer) if outer.contains_key("myoperator") => {
-            match outer.remove("myoperator") {
-                Some(Value::String(s)) => parse_json(s.as_bytes())?,
-                Some(inner) => inner,
-                None => Value::Null,
-            }
-        }
-        other => other,
-    };
-    match value {
-        Value::Object(log) => Ok(log),
-        other => Err(SourceError::Shape(format!(
-            "expected the call log as a JSON object, got {}",
-            kind_of(&other)
-        ))),
-    }
-}
-
-fn parse_json(bytes: &[u8]) -> Result<Value, SourceError> {
-    serde_json::from_slice(bytes).map_err(|e| SourceError::MalformedJson(e.to_string()))
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// A field as text: strings as they are, numbers printed; empty means absent.
-fn text(log: &Map<String, Value>, key: &str) -> Option<String> {
-    match log.get(key)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// A field as a whole number, from a number or a numeric string.
-fn number(log: &Map<String, Value>, key: &'static str) -> Result<Option<i64>, SourceError> {
-    match log.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .or_else(|| n.as_f64().map(|f| f as i64))
-            .map(Some)
-            .ok_or_else(|| invalid(key, format!("{n} is not a whole number"))),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| invalid(key, format!("{s:?} is not a whole number"))),
-        Some(other) => Err(invalid(
-            key,
-            format!("expected a number, got {}", kind_of(other)),
-        )),
-    }
-}
-
-fn invalid(field: &'static str, reason: String) -> SourceError {
-    SourceError::InvalidField { field, reason }
-}
-
-fn epoch(field: &'static str, secs: i64) -> Result<DateTime<Utc>, SourceError> {
-    // Accept milliseconds too: some MyOperator fields (`_ms`) carry them.
-    let secs = if secs > 100_000_000_000 {
-        secs / 1000
-    } else {
-        secs
-    };
-    if secs <= 0 {
-        return Err(invalid(field, format!("{secs} is not a time")));
-    }
-    Utc.timestamp_opt(secs, 0)
-        .single()
-        .ok_or_else(|| invalid(field, format!("{secs} is out of range")))
-}
-
-/// Parses MyOperator's `HH:MM:SS` durations (also `MM:SS` and plain seconds).
-fn duration(field: &'static str, s: &str) -> Result<u64, SourceError> {
-    let parts: Result<Vec<u64>, _> = s.trim().split(':').map(str::parse::<u64>).collect();
-    match parts.as_deref() {
-        Ok([secs]) => Ok(*secs),
-        Ok([m, sec]) if *sec < 60 => Ok(m * 60 + sec),
-        Ok([h, m, sec]) if *m < 60 && *sec < 60 => Ok(h * 3600 + m * 60 + sec),
-        _ => Err(invalid(
-            field,
-            format!("{s:?} is not a duration like 00:01:05"),
-        )),
-    }
+    Ok((record, log_id))
 }
 
 fn agent(v: &Value) -> AgentRef {
@@ -205,7 +89,7 @@ fn legs(log: &Map<String, Value>) -> Result<Vec<CallLeg>, SourceError> {
     Ok(out)
 }
 
-/// Builds the record from a call-log object.
+/// Builds the record from a call-log object. Its `call_id` is `_ai`, the call-log id.
 pub fn record_from_log(
     log: &Map<String, Value>,
     phones: &PhoneParser,
@@ -293,6 +177,3 @@ pub fn record_from_log(
         legs,
     })
 }
-
-#[cfg(test)]
-mod tests;
