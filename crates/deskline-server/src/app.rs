@@ -139,6 +139,7 @@ pub async fn start(
         max_body_bytes: resolved.config.server.max_body_bytes,
         worker: Arc::new(resolved.config.worker.clone()),
         clock: runtime.clock,
+        requester_locks: Arc::default(),
     };
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);

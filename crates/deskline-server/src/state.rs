@@ -1,7 +1,7 @@
 //! What handlers and workers share.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use chrono::{DateTime, Utc};
 use deskline_store::Store;
@@ -51,4 +51,73 @@ pub struct AppState {
     pub worker: Arc<WorkerConfig>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// One requester look-up at a time per number (or shared requester) in this process.
+    pub requester_locks: Arc<KeyedLocks>,
+}
+
+/// Locks by key, so jobs of this process do one thing at a time per key (for example, the
+/// look-up and creation of one caller's Zendesk user) while other keys proceed.
+#[derive(Debug, Default)]
+pub struct KeyedLocks {
+    locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+impl KeyedLocks {
+    /// Waits for the lock of `key`; it is released when the guard is dropped.
+    pub async fn lock(&self, key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            // The map holds plain weak references: a panic elsewhere cannot leave it broken.
+            let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+            // Only keys someone holds or waits for stay, so the map stays small.
+            locks.retain(|_, l| l.strong_count() > 0);
+            match locks.get(key).and_then(Weak::upgrade) {
+                Some(l) => l,
+                None => {
+                    let l = Arc::new(tokio::sync::Mutex::new(()));
+                    locks.insert(key.to_string(), Arc::downgrade(&l));
+                    l
+                }
+            }
+        };
+        lock.lock_owned().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::task::Poll;
+
+    use super::KeyedLocks;
+
+    /// Whether the lock of `key` can be had right now (polls once, never waits).
+    async fn free(locks: &KeyedLocks, key: &str) -> bool {
+        let mut lock = std::pin::pin!(locks.lock(key));
+        std::future::poll_fn(|cx| Poll::Ready(lock.as_mut().poll(cx).is_ready())).await
+    }
+
+    #[tokio::test]
+    async fn one_holder_per_key_and_no_leftovers() {
+        let locks = KeyedLocks::default();
+        let held = locks.lock("phone:+919811122233").await;
+        assert!(
+            !free(&locks, "phone:+919811122233").await,
+            "the same key waits"
+        );
+        assert!(
+            free(&locks, "phone:+14155550100").await,
+            "another key does not"
+        );
+        drop(held);
+        assert!(
+            free(&locks, "phone:+919811122233").await,
+            "released with the guard"
+        );
+        let _last = locks.lock("shared:x").await;
+        let map = locks
+            .locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        assert_eq!(map.len(), 1, "keys nobody holds or waits for are forgotten");
+    }
 }

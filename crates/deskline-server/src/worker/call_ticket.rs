@@ -12,7 +12,7 @@ use deskline_store::{Job, StoreError};
 use deskline_zendesk::{CustomField, NewComment, NewTicket, VoiceComment};
 use serde::{Deserialize, Serialize};
 
-use super::{directory, requester, JobOutcome};
+use super::{directory, requester, wait_for_pause, zendesk_failure, JobOutcome};
 use crate::state::{AppState, Source};
 
 /// The job kind.
@@ -172,6 +172,7 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
         .map_err(|e| JobOutcome::Discard(e.to_string()))?;
     if plan.unmatched_agent_email.is_some() && now - last_sync > chrono::Duration::seconds(60) {
         // The agent may have joined Zendesk since the last sync: refresh once and re-plan.
+        wait_for_pause(state, &job.queue).await?;
         if let Err(e) = directory::sync_directory(state).await {
             tracing::warn!(error = %e, "on-demand directory sync failed");
         } else {
@@ -187,15 +188,16 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
             .await
             .map_err(store_err)?;
     }
-    let requester_id = requester::resolve(state, &plan.requester).await?;
+    let requester_id = requester::resolve(state, &job.queue, &plan.requester).await?;
 
     if job.attempt > 1 {
         // An earlier attempt may have created the ticket and lost the answer.
+        wait_for_pause(state, &job.queue).await?;
         let existing = state
             .zendesk
             .tickets_by_external_id(&plan.external_id)
             .await
-            .map_err(|e| JobOutcome::from_zendesk(&e, now))?;
+            .map_err(|e| zendesk_failure(state, &e))?;
         if let Some(t) = existing.iter().min_by_key(|t| t.id) {
             link(state, &link_key, t.id).await?;
             return Ok(JobOutcome::Done(format!(
@@ -205,6 +207,7 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
         }
     }
     let ticket = new_ticket(&plan, requester_id);
+    wait_for_pause(state, &job.queue).await?;
     let created = match plan.channel {
         TicketChannel::Tickets => state
             .zendesk
@@ -218,7 +221,7 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
                 .await
         }
     }
-    .map_err(|e| JobOutcome::from_zendesk(&e, now))?;
+    .map_err(|e| zendesk_failure(state, &e))?;
     link(state, &link_key, created.id).await?;
     metrics::counter!("deskline_tickets_created_total", "source" => source.config.name.clone())
         .increment(1);

@@ -62,6 +62,32 @@ impl JobOutcome {
     }
 }
 
+/// Classifies a Zendesk failure as of now, the moment it was answered: a `Retry-After` counts
+/// from then, not from when the job started (which may be long before, behind the client's
+/// rate budget).
+pub(crate) fn zendesk_failure(state: &AppState, e: &ZendeskError) -> JobOutcome {
+    JobOutcome::from_zendesk(e, state.clock.now())
+}
+
+/// Called before each Zendesk request of a running job: when another job met a 429 meanwhile,
+/// the queue is paused, and this job must not send either. It is snoozed until the pause ends,
+/// without spending an attempt.
+pub(crate) async fn wait_for_pause(state: &AppState, queue: &str) -> Result<(), JobOutcome> {
+    let pause = state
+        .store
+        .queue_paused_until(queue, state.clock.now())
+        .await
+        .map_err(|e| JobOutcome::from_store(&e))?;
+    match pause {
+        None => Ok(()),
+        Some(p) => Err(JobOutcome::Snooze {
+            until: p.paused_until,
+            reason: format!("queue paused: {}", p.reason),
+            pause_queue: false,
+        }),
+    }
+}
+
 /// Runs one claimed job.
 async fn run_job(state: &AppState, job: &Job) -> JobOutcome {
     match job.kind.as_str() {
@@ -99,6 +125,16 @@ async fn settle(
         JobOutcome::Snooze { reason, .. } => (AttemptOutcome::Snoozed, reason.clone()),
         JobOutcome::Discard(s) => (AttemptOutcome::Discarded, s.clone()),
     };
+    if let JobOutcome::Snooze {
+        until,
+        reason,
+        pause_queue: true,
+    } = &outcome
+    {
+        // First, so that jobs still running see the pause before their next request.
+        tracing::warn!(queue = %job.queue, %until, %reason, "pausing the queue");
+        store.pause_queue(&job.queue, *until, reason).await?;
+    }
     store
         .record_attempt(NewAttempt {
             job_id: job.id,
@@ -132,15 +168,7 @@ async fn settle(
                 .increment(1);
             Ok(())
         }
-        JobOutcome::Snooze {
-            until,
-            reason,
-            pause_queue,
-        } => {
-            if pause_queue {
-                tracing::warn!(queue = %job.queue, %until, %reason, "pausing the queue");
-                store.pause_queue(&job.queue, until, &reason).await?;
-            }
+        JobOutcome::Snooze { until, reason, .. } => {
             metrics::counter!("deskline_jobs_total", "kind" => kind, "outcome" => "snoozed")
                 .increment(1);
             store.snooze(job.id, until, &reason).await

@@ -4,7 +4,7 @@
 use deskline_core::plan::RequesterPlan;
 use deskline_zendesk::{NewUser, UserRole};
 
-use super::JobOutcome;
+use super::{wait_for_pause, zendesk_failure, JobOutcome};
 use crate::state::AppState;
 
 /// Link kind: E.164 number → Zendesk user id.
@@ -29,20 +29,32 @@ async fn remember(state: &AppState, kind: &str, key: &str, id: u64) -> Result<()
         .map_err(|e| JobOutcome::from_store(&e))
 }
 
-/// The Zendesk user id for a plan's requester.
-pub async fn resolve(state: &AppState, plan: &RequesterPlan) -> Result<u64, JobOutcome> {
-    let now = state.clock.now();
+/// The Zendesk user id for a plan's requester. Jobs of this process resolve one number (or
+/// the shared requester) at a time: calls from a first-time caller often arrive together, and
+/// each would otherwise search and `create_or_update` the same user, spending requests and
+/// that endpoint's per-user limit (a 429 that pauses the whole queue for up to a minute).
+pub async fn resolve(
+    state: &AppState,
+    queue: &str,
+    plan: &RequesterPlan,
+) -> Result<u64, JobOutcome> {
     match plan {
         RequesterPlan::Phone { phone, name } => {
             let key = phone.as_str();
             if let Some(id) = cached(state, PHONE_USER_LINK, key).await? {
                 return Ok(id);
             }
+            let _one_at_a_time = state.requester_locks.lock(&format!("phone:{key}")).await;
+            // Another job may have resolved the number while this one waited.
+            if let Some(id) = cached(state, PHONE_USER_LINK, key).await? {
+                return Ok(id);
+            }
+            wait_for_pause(state, queue).await?;
             let found = state
                 .zendesk
                 .find_users_by_phone(key)
                 .await
-                .map_err(|e| JobOutcome::from_zendesk(&e, now))?;
+                .map_err(|e| zendesk_failure(state, &e))?;
             // Prefer a customer over a staff member who happens to share the number; among
             // several, the oldest account.
             let best = found
@@ -61,11 +73,12 @@ pub async fn resolve(state: &AppState, plan: &RequesterPlan) -> Result<u64, JobO
                         role: Some(UserRole::EndUser),
                         ..NewUser::default()
                     };
+                    wait_for_pause(state, queue).await?;
                     let (user, _created) = state
                         .zendesk
                         .create_or_update_user(&user)
                         .await
-                        .map_err(|e| JobOutcome::from_zendesk(&e, now))?;
+                        .map_err(|e| zendesk_failure(state, &e))?;
                     user.id
                 }
             };
@@ -77,6 +90,11 @@ pub async fn resolve(state: &AppState, plan: &RequesterPlan) -> Result<u64, JobO
             if let Some(id) = cached(state, SHARED_REQUESTER_LINK, &key).await? {
                 return Ok(id);
             }
+            let _one_at_a_time = state.requester_locks.lock(&format!("shared:{key}")).await;
+            if let Some(id) = cached(state, SHARED_REQUESTER_LINK, &key).await? {
+                return Ok(id);
+            }
+            wait_for_pause(state, queue).await?;
             let user = NewUser {
                 name: Some(shared.name.clone()),
                 email: Some(shared.email.clone()),
@@ -88,7 +106,7 @@ pub async fn resolve(state: &AppState, plan: &RequesterPlan) -> Result<u64, JobO
                 .zendesk
                 .create_or_update_user(&user)
                 .await
-                .map_err(|e| JobOutcome::from_zendesk(&e, now))?;
+                .map_err(|e| zendesk_failure(state, &e))?;
             remember(state, SHARED_REQUESTER_LINK, &key, user.id).await?;
             Ok(user.id)
         }

@@ -1,0 +1,492 @@
+//! Shared setup for the end-to-end tests: a real Zendesk sandbox and the real deskline service,
+//! each on its own loopback port, a SQLite file in a temporary directory, and helpers that
+//! drive both over HTTP (deskline's hooks and admin API, the sandbox's API and controls).
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deskline_core::plan::CallFields;
+use deskline_server::app::{self, Runtime, Service, StartError};
+use deskline_server::config::{validate, Config, SourceConfig};
+use deskline_store::SqliteStore;
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use zendesk_sandbox::{SandboxConfig, SandboxHandle};
+
+/// The source's shared secret.
+pub const SECRET: &str = "e2e-source-secret-0123456789";
+/// The header the secret travels in.
+pub const SECRET_HEADER: &str = "X-Deskline-Secret";
+/// deskline's admin bearer token.
+pub const ADMIN_TOKEN: &str = "e2e-admin-token-0123456789";
+/// The configured source.
+pub const SOURCE: &str = "myoperator";
+/// The sandbox's admin and API token (its defaults).
+pub const SANDBOX_ADMIN: &str = "admin@sandbox.test";
+pub const SANDBOX_TOKEN: &str = "sandbox-token";
+/// Request bodies above this are refused (set small so the 413 test stays small).
+pub const MAX_BODY_BYTES: usize = 4096;
+/// How long any wait may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Seeded ids (docs/sandbox.md, "The default seed").
+pub const PRIYA: u64 = 30011;
+pub const VOICE_MISSED_CALLS: u64 = 20003;
+pub const ANITA: u64 = 50001;
+pub const PHONE_ONLY_CALLER: u64 = 50003;
+pub const FIELD_CALL_ID: u64 = 10001;
+pub const FIELD_DIRECTION: u64 = 10002;
+pub const FIELD_DURATION: u64 = 10003;
+pub const FIELD_RECORDING: u64 = 10004;
+pub const FIELD_CALLER: u64 = 10005;
+
+/// The example payloads a MyOperator account really sends.
+const ANSWERED: &str = include_str!("../../../../examples/myoperator/after-call-answered.json");
+const MISSED: &str = include_str!("../../../../examples/myoperator/after-call-missed.json");
+
+/// A sandbox with the default seed, no search-index lag and a budget tests never exhaust.
+pub fn sandbox_config() -> SandboxConfig {
+    SandboxConfig {
+        search_index_delay: Duration::ZERO,
+        rate_limit_per_minute: Some(100_000),
+        ..SandboxConfig::default()
+    }
+}
+
+/// The test configuration: a remote Zendesk at `sandbox_url`, one MyOperator source mapped to
+/// the seed's call fields, and a worker with a shrunken retry schedule.
+pub fn test_config(sandbox_url: &str, dir: &TempDir) -> Config {
+    let mut config = Config::default();
+    config.server.max_body_bytes = MAX_BODY_BYTES;
+    config.server.admin_token = Some(ADMIN_TOKEN.to_string());
+    config.storage.sqlite_path = dir.path().join("deskline.db");
+    config.zendesk.url = Some(sandbox_url.to_string());
+    config.zendesk.email = Some(SANDBOX_ADMIN.to_string());
+    config.zendesk.api_token = Some(SANDBOX_TOKEN.to_string());
+    config.zendesk.requests_per_minute = Some(6_000);
+    config.zendesk.timeout = Duration::from_secs(10);
+    config.worker.concurrency = 4;
+    config.worker.backoff_base = Duration::from_millis(20);
+    config.worker.backoff_cap = Duration::from_secs(1);
+    config.worker.poll_interval = Duration::from_millis(20);
+    let mut source = SourceConfig::myoperator(Some(SECRET.to_string()));
+    source.time_zone = "Asia/Kolkata".to_string();
+    source.fields = CallFields {
+        call_id: Some(FIELD_CALL_ID),
+        direction: Some(FIELD_DIRECTION),
+        duration: Some(FIELD_DURATION),
+        recording_url: Some(FIELD_RECORDING),
+        caller_number: Some(FIELD_CALLER),
+    };
+    config.sources.insert(SOURCE.to_string(), source);
+    config
+}
+
+/// A running sandbox and deskline service, and a client for both.
+pub struct TestApp {
+    /// deskline's base URL.
+    pub url: String,
+    /// The sandbox's base URL.
+    pub sandbox_url: String,
+    /// A plain HTTP client.
+    pub http: Client,
+    pub service: Service,
+    pub sandbox: SandboxHandle,
+    _dir: TempDir,
+}
+
+/// Starts the sandbox and deskline with the default test configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(sandbox_config(), |_| {}).await
+}
+
+/// Starts the sandbox with `sandbox`, then deskline with the test configuration changed by
+/// `configure`, and waits for deskline's first directory sync.
+pub async fn spawn_app_with(
+    sandbox: SandboxConfig,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
+    match try_spawn_app_with(sandbox, configure).await {
+        Ok(app) => app,
+        Err(e) => panic!("deskline does not start: {e}"),
+    }
+}
+
+/// Like [`spawn_app_with`], returning `app::start`'s error instead of panicking.
+pub async fn try_spawn_app_with(
+    sandbox: SandboxConfig,
+    configure: impl FnOnce(&mut Config),
+) -> Result<TestApp, StartError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port for the sandbox");
+    let sandbox = zendesk_sandbox::start(sandbox, listener)
+        .await
+        .expect("the sandbox starts");
+    let dir = TempDir::new().expect("temporary directory");
+    let mut config = test_config(&sandbox.base_url, &dir);
+    configure(&mut config);
+    let resolved = match validate(config) {
+        Ok(r) => r,
+        Err(e) => panic!("the test configuration is invalid: {e}"),
+    };
+    let (zendesk_url, zendesk_email, zendesk_token) =
+        Runtime::remote_zendesk(&resolved).expect("a remote Zendesk (the sandbox)");
+    let store = SqliteStore::open(&resolved.config.storage.sqlite_path)
+        .await
+        .expect("the SQLite store opens");
+    let runtime = Runtime {
+        store: Arc::new(store),
+        zendesk_url,
+        zendesk_email,
+        zendesk_token,
+        generated_secrets: BTreeMap::new(),
+        admin_token: ADMIN_TOKEN.to_string(),
+        clock: app::system_clock(),
+        worker_id: "e2e-worker".to_string(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port for deskline");
+    let service = app::start(resolved, runtime, listener).await?;
+    let app = TestApp {
+        url: format!("http://{}", service.addr),
+        sandbox_url: sandbox.base_url.clone(),
+        http: Client::new(),
+        service,
+        sandbox,
+        _dir: dir,
+    };
+    app.wait_for_directory().await;
+    Ok(app)
+}
+
+/// Polls `probe` until it returns `Some`, or fails the test after [`DEADLINE`] with `what`.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "gave up after {DEADLINE:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+impl TestApp {
+    /// Stops deskline (letting jobs in flight record their outcome), then the sandbox.
+    pub async fn stop(self) {
+        self.service.shutdown().await;
+        self.sandbox.shutdown().await;
+    }
+
+    // --- deskline's hooks ---------------------------------------------------------------------
+
+    /// A POST to the source's hook, without credentials.
+    pub fn hook(&self) -> RequestBuilder {
+        self.http.post(format!("{}/hooks/{SOURCE}", self.url))
+    }
+
+    /// Posts a call log as JSON with the secret header.
+    pub async fn post_call(&self, payload: &Value) -> Response {
+        self.hook()
+            .header(SECRET_HEADER, SECRET)
+            .json(payload)
+            .send()
+            .await
+            .expect("POST /hooks/myoperator")
+    }
+
+    /// Posts a call log and checks it was accepted as new (202).
+    pub async fn deliver(&self, payload: &Value) {
+        let r = self.post_call(payload).await;
+        let status = r.status();
+        let body = r.text().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::ACCEPTED, "delivery answered {body}");
+    }
+
+    // --- deskline's admin API -----------------------------------------------------------------
+
+    /// A request to deskline's admin API with the bearer token.
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+    }
+
+    /// GET on the admin API: status and JSON body.
+    pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self
+            .admin(Method::GET, path)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Jobs, optionally in one state (`GET /admin/jobs`).
+    pub async fn jobs(&self, state: Option<&str>) -> Vec<Value> {
+        let path = match state {
+            Some(s) => format!("/admin/jobs?state={s}&limit=1000"),
+            None => "/admin/jobs?limit=1000".to_string(),
+        };
+        let (status, body) = self.admin_get(&path).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body["jobs"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until at least `n` jobs are completed and returns them. Reads only deskline's
+    /// store, so the wait itself sends nothing to Zendesk.
+    pub async fn wait_for_completed_jobs(&self, n: usize) -> Vec<Value> {
+        let what = format!("{n} completed call_ticket jobs");
+        eventually(&what, || async {
+            let (status, body) = self
+                .admin_get("/admin/jobs?state=completed&kind=call_ticket&limit=1000")
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let done = body["jobs"].as_array().cloned().unwrap_or_default();
+            (done.len() >= n).then_some(done)
+        })
+        .await
+    }
+
+    /// Waits until the call has a ticket (`GET /admin/calls/{source}/{call_id}`); its id.
+    /// Note that once linked, this admin route fetches the ticket from Zendesk.
+    pub async fn wait_for_ticket(&self, call_id: &str) -> u64 {
+        let path = format!("/admin/calls/{SOURCE}/{call_id}");
+        eventually(&format!("a ticket for call {call_id}"), || async {
+            let (status, body) = self.admin_get(&path).await;
+            assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+            body["ticket_id"].as_u64()
+        })
+        .await
+    }
+
+    /// Waits for deskline's first agent-directory sync, so no job waits for it.
+    pub async fn wait_for_directory(&self) {
+        eventually("the first directory sync", || async {
+            let (status, body) = self.admin_get("/admin/directory").await;
+            (status == StatusCode::OK && !body["directory"]["last_synced_at"].is_null())
+                .then_some(())
+        })
+        .await;
+    }
+
+    /// Asserts deskline stored no event and no job, and the sandbox holds no ticket.
+    pub async fn assert_nothing_stored(&self) {
+        let jobs = self.jobs(None).await;
+        assert!(jobs.is_empty(), "no job may be stored: {jobs:?}");
+        let (status, body) = self.admin_get("/admin/events/1").await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "no event may be stored: {body}"
+        );
+        assert_eq!(self.sandbox_tickets().await.len(), 0, "no ticket");
+    }
+
+    // --- the sandbox ---------------------------------------------------------------------------
+
+    /// A request to the sandbox as its admin (API token).
+    pub fn sandbox(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.sandbox_url))
+            .basic_auth(format!("{SANDBOX_ADMIN}/token"), Some(SANDBOX_TOKEN))
+    }
+
+    /// GET on the sandbox as admin, expecting 200.
+    pub async fn sandbox_get(&self, path: &str) -> Value {
+        let r = self
+            .sandbox(Method::GET, path)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("sandbox GET {path}: {e}"));
+        assert_eq!(r.status(), StatusCode::OK, "sandbox GET {path}");
+        r.json().await.expect("JSON from the sandbox")
+    }
+
+    /// Every item of a cursor-paged sandbox list.
+    pub async fn sandbox_list(&self, path: &str, collection: &str) -> Vec<Value> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut url = format!("{}{path}{sep}page[size]=100", self.sandbox_url);
+        let mut out = Vec::new();
+        loop {
+            let r = self
+                .http
+                .get(&url)
+                .basic_auth(format!("{SANDBOX_ADMIN}/token"), Some(SANDBOX_TOKEN))
+                .send()
+                .await
+                .expect("sandbox list");
+            assert_eq!(r.status(), StatusCode::OK, "sandbox GET {url}");
+            let page: Value = r.json().await.expect("JSON page");
+            out.extend(page[collection].as_array().cloned().unwrap_or_default());
+            match page["links"]["next"].as_str() {
+                Some(next) if page["meta"]["has_more"].as_bool() == Some(true) => {
+                    url = next.to_string();
+                }
+                _ => return out,
+            }
+        }
+    }
+
+    /// Every ticket the sandbox holds.
+    pub async fn sandbox_tickets(&self) -> Vec<Value> {
+        self.sandbox_list("/api/v2/tickets", "tickets").await
+    }
+
+    /// The tickets with this external id.
+    pub async fn tickets_with_external_id(&self, external_id: &str) -> Vec<Value> {
+        let body = self
+            .sandbox_get(&format!("/api/v2/tickets?external_id={external_id}"))
+            .await;
+        body["tickets"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// One ticket.
+    pub async fn ticket(&self, id: u64) -> Value {
+        self.sandbox_get(&format!("/api/v2/tickets/{id}"))
+            .await
+            .get("ticket")
+            .cloned()
+            .expect("a ticket")
+    }
+
+    /// A ticket's comments, oldest first.
+    pub async fn comments(&self, id: u64) -> Vec<Value> {
+        self.sandbox_list(&format!("/api/v2/tickets/{id}/comments"), "comments")
+            .await
+    }
+
+    /// Every end-user.
+    pub async fn end_users(&self) -> Vec<Value> {
+        self.sandbox_list("/api/v2/users?role=end-user", "users")
+            .await
+    }
+
+    /// End-users whose phone is `phone`.
+    pub async fn end_users_with_phone(&self, phone: &str) -> Vec<Value> {
+        self.end_users()
+            .await
+            .into_iter()
+            .filter(|u| u["phone"].as_str() == Some(phone))
+            .collect()
+    }
+
+    /// The sandbox's request log after sequence number `since`.
+    pub async fn sandbox_requests(&self, since: u64) -> Vec<Value> {
+        let body = self
+            .sandbox_get(&format!("/sandbox/requests?since={since}"))
+            .await;
+        body["requests"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The newest sequence number in the sandbox's request log (0 when empty).
+    pub async fn last_request_seq(&self) -> u64 {
+        self.sandbox_requests(0)
+            .await
+            .iter()
+            .filter_map(|e| e["seq"].as_u64())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// `PUT /sandbox/faults`.
+    pub async fn set_faults(&self, faults: Value) {
+        let r = self
+            .sandbox(Method::PUT, "/sandbox/faults")
+            .json(&faults)
+            .send()
+            .await
+            .expect("PUT /sandbox/faults");
+        assert_eq!(r.status(), StatusCode::OK, "faults {faults}");
+    }
+
+    /// `DELETE /sandbox/faults`.
+    pub async fn clear_faults(&self) {
+        let r = self
+            .sandbox(Method::DELETE, "/sandbox/faults")
+            .send()
+            .await
+            .expect("DELETE /sandbox/faults");
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+}
+
+// --- payloads ----------------------------------------------------------------------------------
+
+/// examples/myoperator/after-call-answered.json: Anita's call, answered by Priya (whose email
+/// arrives as " Priya.Sharma@Sandbox.test ").
+pub fn answered_call() -> Value {
+    serde_json::from_str(ANSWERED).expect("the answered example is JSON")
+}
+
+/// examples/myoperator/after-call-missed.json: a missed call from +919820000003.
+pub fn missed_call() -> Value {
+    serde_json::from_str(MISSED).expect("the missed example is JSON")
+}
+
+/// The example's call id (`_ai`).
+pub fn call_id(payload: &Value) -> String {
+    payload["_ai"].as_str().expect("_ai").to_string()
+}
+
+/// The payload as another call.
+pub fn with_call_id(mut payload: Value, id: &str) -> Value {
+    payload["_ai"] = json!(id);
+    payload
+}
+
+/// The payload with the customer's number as sent in `_cl` and `_cr`.
+pub fn with_caller(mut payload: Value, number: &str) -> Value {
+    payload["_cl"] = json!(number);
+    payload["_cr"] = json!(number);
+    payload
+}
+
+/// The answered payload with the answering agent's email replaced.
+pub fn with_agent_email(mut payload: Value, email: &str) -> Value {
+    let legs = payload["_ld"].as_array_mut().expect("_ld");
+    for leg in legs {
+        if leg["_ac"] == "received" {
+            leg["_rr"][0]["_em"] = json!(email);
+        }
+    }
+    payload
+}
+
+/// A custom field's value on a ticket, as text (the sandbox answers strings).
+pub fn field(ticket: &Value, id: u64) -> Option<String> {
+    ticket["custom_fields"]
+        .as_array()?
+        .iter()
+        .find(|f| f["id"].as_u64() == Some(id))
+        .and_then(|f| match &f["value"] {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        })
+}
+
+/// A ticket's tags.
+pub fn tags(ticket: &Value) -> Vec<String> {
+    ticket["tags"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
