@@ -90,6 +90,8 @@ struct Observed {
     reserve_pauses: u64,
     reserve_paused_for: Duration,
     rate_limited: u64,
+    /// After a 429 (or a 503 with `Retry-After`): no request before this instant.
+    not_before: Option<Instant>,
 }
 
 /// The shared budget of one Zendesk account (cheap to clone; clones share the counts).
@@ -121,7 +123,13 @@ impl RateBudget {
         // is the backstop when a burst meets a nearly spent window.
         let burst = NonZeroU32::new(per_minute.get().div_ceil(6)).unwrap_or(NonZeroU32::MIN);
         let account = RateLimiter::direct(Quota::per_minute(per_minute).allow_burst(burst));
-        let create_or_update = RateLimiter::direct(Quota::per_second(NonZeroU32::MIN));
+        // Zendesk counts create_or_update in fixed one-second windows by arrival time; sending
+        // exactly once a second lands two requests in one window about half the time, so
+        // leave a margin.
+        let create_or_update = match Quota::with_period(Duration::from_millis(1100)) {
+            Some(q) => RateLimiter::direct(q),
+            None => RateLimiter::direct(Quota::per_second(NonZeroU32::MIN)),
+        };
         RateBudget {
             inner: Arc::new(Inner {
                 account,
@@ -137,6 +145,15 @@ impl RateBudget {
             wait_for(&self.inner.create_or_update).await;
         }
         wait_for(&self.inner.account).await;
+        // After a 429 every request already waiting here holds back until Retry-After has
+        // passed, so none is sent into a window Zendesk has closed.
+        let not_before = self.observed().not_before;
+        if let Some(until) = not_before {
+            let now = Instant::now();
+            if until > now {
+                tokio::time::sleep(until - now).await;
+            }
+        }
         let pause = self.pause_now();
         if !pause.is_zero() {
             tracing::debug!(
@@ -172,9 +189,18 @@ impl RateBudget {
         let limit = number("x-rate-limit").or_else(|| number("ratelimit-limit"));
         let remaining = number("x-rate-limit-remaining").or_else(|| number("ratelimit-remaining"));
         let reset = number("ratelimit-reset").map(|s| Duration::from_secs(u64::from(s)));
+        let retry_after = headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let mut o = self.observed();
         if status == 429 {
             o.rate_limited += 1;
+        }
+        if let (429 | 503, Some(wait)) = (status, retry_after) {
+            let until = Instant::now() + wait.min(Duration::from_secs(3600));
+            o.not_before = Some(o.not_before.map_or(until, |t| t.max(until)));
         }
         if limit.is_some() || remaining.is_some() {
             o.limit = limit.or(o.limit);
@@ -295,5 +321,31 @@ mod tests {
         assert!(budget.inner.create_or_update.check().is_ok());
         assert!(budget.inner.create_or_update.check().is_err());
         assert!(budget.inner.account.check().is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_429_holds_back_requests_until_retry_after() {
+        let budget = RateBudget::new(6000);
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_static("30"));
+        budget.observe(429, &headers);
+        let held = tokio::time::timeout(
+            Duration::from_millis(100),
+            budget.acquire(Endpoint::General),
+        )
+        .await;
+        assert!(
+            held.is_err(),
+            "a request waiting in the budget must not go out during Retry-After"
+        );
+
+        let other = RateBudget::new(6000);
+        other.observe(429, &HeaderMap::new());
+        let sent =
+            tokio::time::timeout(Duration::from_secs(5), other.acquire(Endpoint::General)).await;
+        assert!(
+            sent.is_ok(),
+            "without Retry-After the queue's pause decides, not the client"
+        );
     }
 }
