@@ -179,6 +179,10 @@ pub trait Store: Send + Sync + 'static {
     async fn agent_by_email(&self, email: &str) -> Result<Option<DirectoryAgent>, StoreError>;
 
     /// The agent with this Zendesk user id.
+    /// The agent whose Zendesk phone is this E.164 number (for providers that identify
+    /// agents by number).
+    async fn agent_by_phone(&self, e164: &str) -> Result<Option<DirectoryAgent>, StoreError>;
+
     async fn agent_by_zendesk_id(
         &self,
         zendesk_id: i64,

@@ -126,6 +126,30 @@ pub(super) async fn agent_by_email(
     row.as_ref().map(agent_from_row).transpose()
 }
 
+/// The agent whose Zendesk phone is this E.164 number (spaces, dashes and brackets in the
+/// stored number are ignored).
+pub(super) async fn agent_by_phone(
+    pool: &SqlitePool,
+    e164: &str,
+) -> Result<Option<DirectoryAgent>, StoreError> {
+    let wanted: String = e164
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '+')
+        .collect();
+    if wanted.len() < 4 {
+        return Ok(None);
+    }
+    let row = sqlx::query(&format!(
+        "SELECT {AGENT_COLUMNS} FROM directory_agent
+         WHERE replace(replace(replace(replace(phone, ' ', ''), '-', ''), '(', ''), ')', '') = $1
+         ORDER BY active DESC, zendesk_id LIMIT 1"
+    ))
+    .bind(wanted)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(agent_from_row).transpose()
+}
+
 /// The agent with this Zendesk id.
 pub(super) async fn agent_by_zendesk_id(
     pool: &SqlitePool,

@@ -255,6 +255,10 @@ impl Store for SqliteStore {
         directory::agent_by_email(&self.pool, email).await
     }
 
+    async fn agent_by_phone(&self, e164: &str) -> Result<Option<DirectoryAgent>, StoreError> {
+        directory::agent_by_phone(&self.pool, e164).await
+    }
+
     async fn agent_by_zendesk_id(
         &self,
         zendesk_id: i64,

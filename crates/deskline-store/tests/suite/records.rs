@@ -73,7 +73,7 @@ fn agent(id: i64, email: &str, active: bool) -> DirectoryAgent {
         zendesk_id: id,
         email: email.to_owned(),
         name: format!("Agent {id}"),
-        phone: Some("+14155550100".to_owned()),
+        phone: Some("+1 415-555-0100".to_owned()),
         group_ids: vec![10, 20],
         active,
     }
@@ -125,6 +125,21 @@ pub async fn directory_replace_and_lookup(h: &dyn Harness) {
         .await
         .expect("lookup")
         .is_none());
+
+    // Agents identified by number: Zendesk's stored formatting is ignored, and the active
+    // agent wins when a number is shared.
+    let by_phone = store
+        .agent_by_phone("+14155550100")
+        .await
+        .expect("lookup")
+        .expect("found by phone");
+    assert!(by_phone.active);
+    assert!(store
+        .agent_by_phone("+919999999999")
+        .await
+        .expect("lookup")
+        .is_none());
+    assert!(store.agent_by_phone("").await.expect("lookup").is_none());
 
     let inactive = store
         .agent_by_zendesk_id(3)
