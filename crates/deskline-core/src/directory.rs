@@ -15,6 +15,7 @@ pub fn normalise_email(email: &str) -> String {
 pub struct StaticDirectory {
     agents: HashMap<String, DirectoryAgent>,
     groups: HashMap<String, u64>,
+    phones: HashMap<String, DirectoryAgent>,
 }
 
 impl StaticDirectory {
@@ -31,6 +32,30 @@ impl StaticDirectory {
             email: email.to_string(),
         });
         self
+    }
+
+    /// Adds an agent reachable by their Zendesk phone (E.164).
+    pub fn with_agent_phone(
+        mut self,
+        zendesk_id: u64,
+        name: &str,
+        email: &str,
+        phone: &str,
+    ) -> StaticDirectory {
+        self.add_agent_phone(
+            phone,
+            DirectoryAgent {
+                zendesk_id,
+                name: name.to_string(),
+                email: email.to_string(),
+            },
+        );
+        self
+    }
+
+    /// Adds an agent by phone in place.
+    pub fn add_agent_phone(&mut self, phone: &str, agent: DirectoryAgent) {
+        self.phones.insert(phone.trim().to_string(), agent);
     }
 
     /// Adds a group.
@@ -61,5 +86,9 @@ impl Directory for StaticDirectory {
 
     fn has_group(&self, id: u64) -> bool {
         self.groups.values().any(|g| *g == id)
+    }
+
+    fn agent_by_phone(&self, phone: &str) -> Option<DirectoryAgent> {
+        self.phones.get(phone.trim()).cloned()
     }
 }

@@ -4,7 +4,10 @@
 pub mod call;
 pub mod directory;
 pub mod event;
+pub mod hours;
 pub mod phone;
 pub mod plan;
+pub mod recording;
 pub mod sources;
 pub mod template;
+pub mod threading;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::call::{CallRecord, Direction, Outcome};
+use crate::call::{AgentRef, CallRecord, Direction, Outcome};
 use crate::phone::{PartyNumber, Phone};
 use crate::template::{CallContext, TemplateError, Templates};
 
@@ -32,6 +32,33 @@ pub trait Directory {
     fn group_id_by_name(&self, name: &str) -> Option<u64>;
     /// Whether a group id exists.
     fn has_group(&self, id: u64) -> bool;
+    /// The agent whose Zendesk phone is this E.164 number.
+    fn agent_by_phone(&self, phone: &str) -> Option<DirectoryAgent>;
+}
+
+/// Which agent a call is assigned to when several legs were answered (a transfer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnsweringAgent {
+    /// The agent who took the call first.
+    #[default]
+    First,
+    /// The agent the call ended with.
+    Last,
+}
+
+/// The answering agent under `policy`: from the received legs, else the record's own.
+pub fn answering_agent(call: &CallRecord, policy: AnsweringAgent) -> Option<&AgentRef> {
+    let mut received = call
+        .legs
+        .iter()
+        .filter(|l| l.received)
+        .filter_map(|l| l.agents.first());
+    let from_legs = match policy {
+        AnsweringAgent::First => received.next(),
+        AnsweringAgent::Last => received.next_back(),
+    };
+    from_legs.or(call.answered_by.as_ref())
 }
 
 /// A group named in configuration, by id or by name.
@@ -104,6 +131,53 @@ pub struct CallPlanSettings {
     pub public_note: bool,
     /// Extra tags on every ticket of this source.
     pub extra_tags: Vec<String>,
+    /// First or last answering agent of a transferred call.
+    pub answering_agent: AnsweringAgent,
+    /// Agent numbers or extensions (as the provider sends them) to Zendesk agent emails.
+    pub agent_numbers: BTreeMap<String, String>,
+}
+
+/// Finds the Zendesk agent for a provider's agent reference: by email, then by the
+/// configured number/extension table, then by the agent's Zendesk phone. Returns the agent
+/// and, when nothing matched, the identity to report.
+pub fn match_agent(
+    agent: &AgentRef,
+    settings: &CallPlanSettings,
+    directory: &dyn Directory,
+) -> (Option<DirectoryAgent>, Option<String>) {
+    if let Some(email) = agent.email() {
+        return match directory.agent_by_email(email) {
+            Some(a) => (Some(a), None),
+            None => (None, Some(email.to_string())),
+        };
+    }
+    let keys = [agent.phone.as_deref(), agent.extension.as_deref()];
+    for key in keys
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
+        if let Some(found) = settings
+            .agent_numbers
+            .get(key)
+            .and_then(|email| directory.agent_by_email(email))
+        {
+            return (Some(found), None);
+        }
+    }
+    if let Some(found) = agent
+        .phone
+        .as_deref()
+        .and_then(|p| directory.agent_by_phone(p))
+    {
+        return (Some(found), None);
+    }
+    let identity = agent
+        .phone
+        .clone()
+        .or_else(|| agent.extension.clone().map(|e| format!("extension {e}")));
+    (None, identity)
 }
 
 /// Who the ticket is from.
@@ -235,11 +309,9 @@ pub fn plan_call(
     directory: &dyn Directory,
 ) -> Result<TicketPlan, PlanError> {
     let answered = call.outcome == Outcome::Answered;
-    let agent_email = call.answered_by.as_ref().and_then(|a| a.email());
-    let agent = if answered {
-        agent_email.and_then(|e| directory.agent_by_email(e))
-    } else {
-        None
+    let (agent, unmatched_identity) = match answering_agent(call, settings.answering_agent) {
+        Some(a) if answered => match_agent(a, settings, directory),
+        _ => (None, None),
     };
     let mut tags = vec![
         "deskline".to_string(),
@@ -259,7 +331,7 @@ pub fn plan_call(
             // fallback group, tagged, and the email is listed for an admin.
             tags.push("deskline_agent_unmatched".to_string());
             let group = resolve_group(directory, &settings.fallback_group)?;
-            (None, Some(group), agent_email.map(str::to_string))
+            (None, Some(group), unmatched_identity)
         }
         (_, false) => (
             None,

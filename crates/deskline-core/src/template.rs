@@ -22,7 +22,9 @@ Duration: {{ duration }}{% if talk %} (talk {{ talk }}){% endif %}
 {% endif %}{% if agent %}Agent: {{ agent }}
 {% endif %}{% if location %}Caller location: {{ location }}
 {% endif %}{% if recording %}Recording: {{ recording }}
-{% endif %}Provider call id: {{ provider }} {{ call_id }}";
+{% endif %}{% if legs|length > 1 %}Legs:
+{% for leg in legs %}  {{ loop.index }}. {{ leg }}
+{% endfor %}{% endif %}Provider call id: {{ provider }} {{ call_id }}";
 
 /// Why a template was refused.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +71,8 @@ pub struct CallContext {
     pub provider: &'static str,
     /// The provider's call id.
     pub call_id: String,
+    /// One line per leg (who it rang, received or not, how long), in order.
+    pub legs: Vec<String>,
 }
 
 /// Formats seconds the way agents read them: `45s`, `2m 08s`, `1h 02m 03s`.
@@ -103,7 +107,26 @@ impl CallContext {
             recording,
             provider: call.provider.slug(),
             call_id: call.call_id.clone(),
+            legs: call.legs.iter().map(leg_line).collect(),
         }
+    }
+}
+
+fn leg_line(leg: &crate::call::CallLeg) -> String {
+    let who: Vec<String> = leg.agents.iter().map(|a| a.label()).collect();
+    let who = if who.is_empty() {
+        "no agent".to_string()
+    } else {
+        who.join(", ")
+    };
+    let outcome = if leg.received {
+        "answered"
+    } else {
+        "not answered"
+    };
+    match leg.duration_seconds {
+        Some(d) => format!("{who}: {outcome}, {}", human_duration(d)),
+        None => format!("{who}: {outcome}"),
     }
 }
 
@@ -152,6 +175,7 @@ impl Templates {
             recording: Some("r".into()),
             provider: "myoperator",
             call_id: "c".into(),
+            legs: vec!["a: answered, 1s".into(), "b: not answered".into()],
         };
         templates.render("subject", &sample)?;
         templates.render("note", &sample)?;

@@ -137,6 +137,12 @@ pub async fn start(
         sources: Arc::new(sources),
         admin_token: Arc::from(runtime.admin_token.as_str()),
         max_body_bytes: resolved.config.server.max_body_bytes,
+        public_url: resolved
+            .config
+            .server
+            .public_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/').to_string()),
         worker: Arc::new(resolved.config.worker.clone()),
         clock: runtime.clock,
         requester_locks: Arc::default(),

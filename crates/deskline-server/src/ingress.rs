@@ -1,13 +1,15 @@
-//! `POST /hooks/{source}`: authenticate, parse, normalise, and store the event with its job in
-//! one transaction before answering. A redelivered event is answered 2xx without new work.
+//! `POST /hooks/{source}` (and `GET`, for providers such as Exotel's Passthru applet):
+//! authenticate, parse, normalise, and store each event with its job in one transaction before
+//! answering. A redelivered event is answered 2xx without new work.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use deskline_core::sources::myoperator;
+use deskline_core::event::{CallEvent, ParsedEvent};
+use deskline_core::sources::{aircall, exotel, myoperator, twilio, Inbound, SourceError};
 use deskline_store::{Ingested, NewInboundEvent, NewJob};
 use serde_json::{json, Map, Value};
 
@@ -19,7 +21,7 @@ use crate::worker::call_ticket::{CallTicketArgs, CALL_TICKET_JOB, ZENDESK_QUEUE}
 
 /// The ingress routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/hooks/{source}", post(receive))
+    Router::new().route("/hooks/{source}", post(receive).get(receive))
 }
 
 /// Headers worth keeping with the raw event; credentials are never stored.
@@ -27,7 +29,11 @@ fn kept_headers(headers: &HeaderMap, secret_header: &str) -> Value {
     let mut out = Map::new();
     for (name, value) in headers {
         let n = name.as_str();
-        if n == "authorization" || n.eq_ignore_ascii_case(secret_header) || n == "cookie" {
+        if n == "authorization"
+            || n.eq_ignore_ascii_case(secret_header)
+            || n == "cookie"
+            || n == "x-twilio-signature"
+        {
             continue;
         }
         if let Ok(v) = value.to_str() {
@@ -58,9 +64,87 @@ async fn read_body(body: Body, limit: usize, headers: &HeaderMap) -> Result<Vec<
         .map_err(|_| too_large())
 }
 
+/// The URL the provider called, as it saw it: the configured public URL with this request's
+/// path and query (signatures such as Twilio's cover the full URL).
+fn public_url(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    match &state.public_url {
+        Some(base) => format!("{base}{path}"),
+        None => {
+            let host = headers
+                .get("host")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}{path}")
+        }
+    }
+}
+
+fn unauthorized(e: deskline_core::sources::VerifyError) -> HttpError {
+    HttpError::unauthorized(format!("the request's {e}"))
+}
+
+/// Authenticates the request the provider's way and parses its events.
+fn verify_and_parse(
+    source: &Source,
+    headers: &HeaderMap,
+    inbound: &Inbound<'_>,
+) -> Result<Vec<ParsedEvent>, HttpError> {
+    let phones = &source.config.phones;
+    let secret = source.secret.as_str();
+    let parsed: Result<Vec<ParsedEvent>, SourceError> = match source.config.kind {
+        SourceKind::Myoperator => {
+            check_source_secret(headers, &source.config.secret_header, secret)?;
+            myoperator::parse(inbound, phones)
+        }
+        SourceKind::Twilio => {
+            twilio::verify(inbound, secret).map_err(unauthorized)?;
+            twilio::parse(inbound, phones)
+        }
+        SourceKind::Aircall => {
+            aircall::verify(inbound, secret).map_err(unauthorized)?;
+            aircall::parse(inbound, phones)
+        }
+        SourceKind::Exotel => {
+            // Exotel signs nothing: a `secret` URL parameter, the secret header or Basic auth.
+            if exotel::verify(inbound, secret).is_err() {
+                check_source_secret(headers, &source.config.secret_header, secret)?;
+            }
+            let settings = exotel::ExotelSettings {
+                time_zone: source.config.plan.time_zone,
+            };
+            exotel::parse(inbound, phones, &settings)
+        }
+    };
+    parsed.map_err(|e| HttpError::bad_request("invalid_payload", e.to_string()))
+}
+
+/// The job for one event. Events of a call run in order (ordering key), except dispositions,
+/// which wait for the call's ticket on their own and must not hold the call's queue.
+fn job_for(state: &AppState, source: &str, event: &CallEvent, dedupe_key: &str) -> NewJob {
+    let args = CallTicketArgs {
+        source: source.to_string(),
+        call_id: event.call_id().to_string(),
+        event: Some(event.kind().to_string()),
+    };
+    let job = NewJob::new(
+        CALL_TICKET_JOB,
+        ZENDESK_QUEUE,
+        json!(args),
+        state.clock.now(),
+    )
+    .max_attempts(state.worker.max_attempts)
+    .unique_key(format!("{CALL_TICKET_JOB}:{source}:{dedupe_key}"));
+    match event {
+        CallEvent::Disposition(_) => job,
+        _ => job.ordering_key(format!("call:{source}:{}", event.call_id())),
+    }
+}
+
 async fn receive(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, HttpError> {
@@ -70,55 +154,65 @@ async fn receive(
             format!("no source named {name:?} is configured"),
         )
     })?;
-    check_source_secret(&headers, &source.config.secret_header, &source.secret)?;
     let raw = read_body(body, state.max_body_bytes, &headers).await?;
-    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
-    let now = state.clock.now();
-    let (event, job) = match source.config.kind {
-        SourceKind::Myoperator => {
-            let call = myoperator::parse_after_call(&raw, content_type, &source.config.phones)
-                .map_err(|e| HttpError::bad_request("invalid_payload", e.to_string()))?;
-            let normalized = serde_json::to_value(&call).map_err(|e| {
-                HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            })?;
-            let args = CallTicketArgs {
-                source: name.clone(),
-                call_id: call.call_id.clone(),
-            };
-            let job = NewJob::new(CALL_TICKET_JOB, ZENDESK_QUEUE, json!(args), now)
-                .max_attempts(state.worker.max_attempts)
-                .unique_key(format!("{CALL_TICKET_JOB}:{name}:{}", call.call_id))
-                .ordering_key(format!("call:{name}:{}", call.call_id));
-            let event = NewInboundEvent {
-                source: name.clone(),
-                kind: "call".to_string(),
-                dedupe_key: call.call_id.clone(),
-                received_at: now,
-                headers: kept_headers(&headers, &source.config.secret_header),
-                raw_body: raw,
-                normalized,
-            };
-            (event, job)
-        }
+    let header_list: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let url = public_url(&state, &headers, &uri);
+    let inbound = Inbound {
+        body: &raw,
+        headers: &header_list,
+        url: &url,
     };
-    let outcome = state
-        .store
-        .ingest(event, vec![job])
-        .await
-        .map_err(|e| HttpError::storage(&e))?;
-    metrics::counter!("deskline_events_received_total", "source" => name.clone(),
-        "outcome" => if matches!(outcome, Ingested::Duplicate { .. }) { "duplicate" } else { "stored" })
-    .increment(1);
-    Ok(match outcome {
-        Ingested::Stored { event_id, .. } => (
-            StatusCode::ACCEPTED,
-            Json(json!({"status": "accepted", "event_id": event_id})),
-        )
-            .into_response(),
-        Ingested::Duplicate { event_id } => (
-            StatusCode::OK,
-            Json(json!({"status": "duplicate", "event_id": event_id})),
-        )
-            .into_response(),
-    })
+    let events = verify_and_parse(source, &headers, &inbound)?;
+    if events.is_empty() {
+        // Events deskline has no use for (ringing on one agent, recordings, chat): answered 2xx
+        // so the provider does not retry, and nothing is stored.
+        return Ok((StatusCode::OK, Json(json!({"status": "ignored"}))).into_response());
+    }
+    let now = state.clock.now();
+    let mut results = Vec::new();
+    let mut any_new = false;
+    for parsed in events {
+        let normalized = serde_json::to_value(&parsed.event).map_err(|e| {
+            HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })?;
+        let job = job_for(&state, &name, &parsed.event, &parsed.dedupe_key);
+        let event = NewInboundEvent {
+            source: name.clone(),
+            kind: format!("call.{}", parsed.event.kind()),
+            dedupe_key: parsed.dedupe_key.clone(),
+            received_at: now,
+            headers: kept_headers(&headers, &source.config.secret_header),
+            raw_body: raw.clone(),
+            normalized,
+        };
+        let outcome = state
+            .store
+            .ingest(event, vec![job])
+            .await
+            .map_err(|e| HttpError::storage(&e))?;
+        let duplicate = matches!(outcome, Ingested::Duplicate { .. });
+        any_new |= !duplicate;
+        metrics::counter!("deskline_events_received_total", "source" => name.clone(),
+            "outcome" => if duplicate { "duplicate" } else { "stored" })
+        .increment(1);
+        results.push(json!({
+            "event_id": outcome.event_id(),
+            "kind": parsed.event.kind(),
+            "status": if duplicate { "duplicate" } else { "accepted" },
+        }));
+    }
+    let (status, word) = if any_new {
+        (StatusCode::ACCEPTED, "accepted")
+    } else {
+        (StatusCode::OK, "duplicate")
+    };
+    let event_id = results.first().map(|r| r["event_id"].clone());
+    Ok((
+        status,
+        Json(json!({"status": word, "event_id": event_id, "events": results})),
+    )
+        .into_response())
 }

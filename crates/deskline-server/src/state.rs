@@ -47,6 +47,8 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// The public base URL (for signature checks that cover the URL), without a trailing `/`.
+    pub public_url: Option<String>,
     /// Worker settings.
     pub worker: Arc<WorkerConfig>,
     /// The clock.

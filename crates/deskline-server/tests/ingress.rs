@@ -183,7 +183,7 @@ async fn bad_input_is_refused_with_a_clear_error_and_nothing_is_stored() {
         "{body}"
     );
 
-    // A form without the myoperator field: 400 naming the field.
+    // A form that is no MyOperator webhook: 400 naming what was expected and what came.
     let r = app
         .hook()
         .header(SECRET_HEADER, SECRET)
@@ -197,7 +197,7 @@ async fn bad_input_is_refused_with_a_clear_error_and_nothing_is_stored() {
         body["message"]
             .as_str()
             .unwrap_or_default()
-            .contains("myoperator field"),
+            .contains("not a MyOperator webhook"),
         "{body}"
     );
 

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use chrono::{TimeZone, Utc};
 
 use super::*;
@@ -34,6 +36,11 @@ fn settings() -> CallPlanSettings {
         },
         public_note: false,
         extra_tags: vec![],
+        answering_agent: AnsweringAgent::First,
+        agent_numbers: BTreeMap::from([(
+            "12".to_string(),
+            "priya.sharma@sandbox.test".to_string(),
+        )]),
     }
 }
 
@@ -352,4 +359,105 @@ fn tag_slugs() {
     assert_eq!(tag_slug("Customer Care"), "customer_care");
     assert_eq!(tag_slug("  Sales / EMEA "), "sales_emea");
     assert_eq!(tag_slug("---"), "");
+}
+
+fn leg(email: Option<&str>, phone: Option<&str>, ext: Option<&str>, received: bool) -> CallLeg {
+    CallLeg {
+        started_at: None,
+        ended_at: None,
+        duration_seconds: Some(30),
+        received,
+        status: if received { "received" } else { "missed" }.into(),
+        agents: vec![AgentRef {
+            email: email.map(str::to_string),
+            name: None,
+            extension: ext.map(str::to_string),
+            phone: phone.map(str::to_string),
+        }],
+    }
+}
+
+#[test]
+fn transfers_go_to_the_first_or_last_answering_agent() {
+    let mut transferred = call(
+        Outcome::Answered,
+        Some("priya.sharma@sandbox.test"),
+        "+919876543210",
+    );
+    transferred.legs = vec![
+        leg(Some("nobody@sandbox.test"), None, None, false),
+        leg(Some("priya.sharma@sandbox.test"), None, None, true),
+        leg(Some("vikram.rao@sandbox.test"), None, None, true),
+    ];
+    let first = plan_call("m", &transferred, &settings(), &directory()).expect("plan");
+    assert_eq!(first.assignee_id, Some(30011));
+    let mut s = settings();
+    s.answering_agent = AnsweringAgent::Last;
+    let last = plan_call("m", &transferred, &s, &directory()).expect("plan");
+    assert_eq!(last.assignee_id, Some(30022));
+}
+
+#[test]
+fn agents_known_by_number_or_extension() {
+    let dir = directory().with_agent_phone(
+        30015,
+        "Emily Carter",
+        "emily.carter@sandbox.test",
+        "+14155550115",
+    );
+    let cases = [
+        (
+            leg(None, Some("+14155550115"), None, true),
+            Some(30015),
+            None,
+        ),
+        (leg(None, None, Some("12"), true), Some(30011), None),
+        (leg(None, Some("12"), None, true), Some(30011), None),
+        (
+            leg(None, Some("+15550000000"), None, true),
+            None,
+            Some("+15550000000"),
+        ),
+        (
+            leg(None, None, Some("99"), true),
+            None,
+            Some("extension 99"),
+        ),
+    ];
+    for (l, assignee, unmatched) in cases {
+        let mut c = call(Outcome::Answered, None, "+919876543210");
+        c.answered_by = l.agents.first().cloned();
+        c.legs = vec![l];
+        let plan = plan_call("m", &c, &settings(), &dir).expect("plan");
+        assert_eq!(plan.assignee_id, assignee, "{:?}", c.answered_by);
+        assert_eq!(
+            plan.unmatched_agent_email.as_deref(),
+            unmatched,
+            "{:?}",
+            c.answered_by
+        );
+    }
+}
+
+#[test]
+fn the_note_lists_every_leg_of_a_transferred_call() {
+    let mut c = call(
+        Outcome::Answered,
+        Some("priya.sharma@sandbox.test"),
+        "+919876543210",
+    );
+    c.legs = vec![
+        leg(Some("arjun.mehta@sandbox.test"), None, None, false),
+        leg(Some("priya.sharma@sandbox.test"), None, None, true),
+    ];
+    let plan = plan_call("m", &c, &settings(), &directory()).expect("plan");
+    assert!(plan.note.contains("Legs:\n  1. arjun.mehta@sandbox.test: not answered, 30s\n  2. priya.sharma@sandbox.test: answered, 30s"), "{}", plan.note);
+    let single = plan_call(
+        "m",
+        &call(Outcome::Missed, None, "+919876543210"),
+        &settings(),
+        &directory(),
+    )
+    .expect("plan");
+    assert!(!single.note.contains("Legs:"), "one leg needs no list");
 }

@@ -2,6 +2,7 @@
 
 pub mod aircall;
 pub mod exotel;
+pub mod generic;
 pub mod myoperator;
 pub mod twilio;
 
@@ -68,6 +69,15 @@ pub enum SourceError {
         /// The provider's field name.
         field: &'static str,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// A configured mapping (the generic source) cannot read this payload: the mapping key,
+    /// and what its selector found.
+    #[error("mapping.{key}: {reason}")]
+    Mapping {
+        /// The mapping key (`call_id`, `started_at`, …).
+        key: String,
+        /// What is wrong, naming the selector.
         reason: String,
     },
 }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use deskline_core::plan::{CallFields, GroupRef};
+use deskline_core::plan::{AnsweringAgent, CallFields, GroupRef};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -168,8 +168,14 @@ impl Default for DirectoryConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
-    /// MyOperator calling webhooks (After-Call).
+    /// MyOperator calling webhooks (After-Call, In-Call, Disposition, v2).
     Myoperator,
+    /// Twilio voice status callbacks; `secret` is the account's auth token.
+    Twilio,
+    /// Aircall call webhooks; `secret` is the webhook's token.
+    Aircall,
+    /// Exotel status callbacks and applet requests.
+    Exotel,
 }
 
 /// `[sources.NAME]`
@@ -211,6 +217,18 @@ pub struct SourceConfig {
     /// Requester for withheld and unrecognised numbers.
     #[serde(default)]
     pub shared_requester: SharedRequesterConfig,
+    /// First or last answering agent of a transferred call.
+    #[serde(default)]
+    pub answering_agent: AnsweringAgent,
+    /// Agent numbers or extensions as the provider sends them → Zendesk agent emails.
+    #[serde(default)]
+    pub agent_numbers: BTreeMap<String, String>,
+    /// Open the ticket when the call starts ringing (needs In-Call or ringing events) and
+    /// complete it when the call ends; still one ticket per call.
+    #[serde(default)]
+    pub open_ticket_on_ring: bool,
+    /// Ticket field for disposition names (text).
+    pub disposition_field: Option<u64>,
 }
 
 /// `[sources.NAME.shared_requester]`
@@ -262,6 +280,10 @@ impl SourceConfig {
             tags: Vec::new(),
             fields: CallFields::default(),
             shared_requester: SharedRequesterConfig::default(),
+            answering_agent: AnsweringAgent::First,
+            agent_numbers: BTreeMap::new(),
+            open_ticket_on_ring: false,
+            disposition_field: None,
         }
     }
 }

@@ -114,6 +114,10 @@ pub struct ResolvedSource {
     pub phones: PhoneParser,
     /// How its calls become tickets.
     pub plan: CallPlanSettings,
+    /// Open the ticket at the first ringing event.
+    pub open_ticket_on_ring: bool,
+    /// Ticket field for dispositions.
+    pub disposition_field: Option<u64>,
 }
 
 /// A checked configuration.
@@ -367,7 +371,11 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
                     },
                     public_note: s.public_note,
                     extra_tags: s.tags.clone(),
+                    answering_agent: s.answering_agent,
+                    agent_numbers: s.agent_numbers.clone(),
                 },
+                open_ticket_on_ring: s.open_ticket_on_ring,
+                disposition_field: s.disposition_field,
             });
         }
     }

@@ -1,4 +1,6 @@
-//! The `call_ticket` job: one finished call becomes exactly one Zendesk ticket.
+//! The `call_ticket` job: the events of one call become exactly one Zendesk ticket. This file
+//! handles the call's end (creating the ticket, or completing one opened when it rang); the
+//! other events are in `call_events`.
 //!
 //! Exactly one, across retries, crashes and restarts: the ticket id is linked to the call once
 //! created; every create carries an `Idempotency-Key` derived from the call; and a retry first
@@ -7,12 +9,13 @@
 
 use deskline_core::call::CallRecord;
 use deskline_core::directory::StaticDirectory;
+use deskline_core::event::CallEvent;
 use deskline_core::plan::{plan_call, DirectoryAgent, GroupRef, TicketChannel, TicketPlan};
 use deskline_store::{Job, StoreError};
 use deskline_zendesk::{CustomField, NewComment, NewTicket, VoiceComment};
 use serde::{Deserialize, Serialize};
 
-use super::{directory, requester, wait_for_pause, zendesk_failure, JobOutcome};
+use super::{call_events, directory, requester, wait_for_pause, zendesk_failure, JobOutcome};
 use crate::state::{AppState, Source};
 
 /// The job kind.
@@ -29,24 +32,75 @@ pub struct CallTicketArgs {
     pub source: String,
     /// The provider's call id.
     pub call_id: String,
+    /// The event kind (`started`, `answered`, `ended`, `disposition`); absent in jobs
+    /// written before events were split, which were all `ended`.
+    #[serde(default)]
+    pub event: Option<String>,
 }
+
+/// Link kind: the call's ticket was completed from its end event.
+pub const CALL_COMPLETED_LINK: &str = "call_completed";
 
 /// The link key of a call.
 pub fn call_link_key(source: &str, call_id: &str) -> String {
     format!("{source}:{call_id}")
 }
 
-fn store_err(e: StoreError) -> JobOutcome {
+pub(super) fn store_err(e: StoreError) -> JobOutcome {
     JobOutcome::from_store(&e)
 }
 
+async fn add_agent_by_email(
+    state: &AppState,
+    dir: &mut StaticDirectory,
+    email: &str,
+) -> Result<(), JobOutcome> {
+    if let Some(agent) = state.store.agent_by_email(email).await.map_err(store_err)? {
+        if agent.active {
+            dir.add_agent(DirectoryAgent {
+                zendesk_id: u64::try_from(agent.zendesk_id).unwrap_or_default(),
+                name: agent.name,
+                email: agent.email,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Builds the directory entries this call needs, from the synced directory in the store.
-async fn directory_for(
+pub(super) async fn directory_for(
     state: &AppState,
     source: &Source,
     call: &CallRecord,
 ) -> Result<StaticDirectory, JobOutcome> {
     let mut dir = StaticDirectory::new();
+    let agents = call
+        .legs
+        .iter()
+        .flat_map(|l| l.agents.iter())
+        .chain(call.answered_by.iter());
+    for agent in agents {
+        if let Some(phone) = agent.phone.as_deref() {
+            if let Some(a) = state.store.agent_by_phone(phone).await.map_err(store_err)? {
+                if a.active {
+                    dir.add_agent_phone(
+                        phone,
+                        DirectoryAgent {
+                            zendesk_id: u64::try_from(a.zendesk_id).unwrap_or_default(),
+                            name: a.name,
+                            email: a.email,
+                        },
+                    );
+                }
+            }
+        }
+        if let Some(email) = agent.email() {
+            add_agent_by_email(state, &mut dir, email).await?;
+        }
+    }
+    for email in source.config.plan.agent_numbers.values() {
+        add_agent_by_email(state, &mut dir, email).await?;
+    }
     if let Some(email) = call.answered_by.as_ref().and_then(|a| a.email()) {
         if let Some(agent) = state.store.agent_by_email(email).await.map_err(store_err)? {
             if agent.active {
@@ -74,7 +128,7 @@ async fn directory_for(
     Ok(dir)
 }
 
-fn new_ticket(plan: &TicketPlan, requester_id: u64) -> NewTicket {
+pub(super) fn new_ticket(plan: &TicketPlan, requester_id: u64) -> NewTicket {
     let comment = if plan.public_note {
         NewComment::public_text(plan.note.clone())
     } else {
@@ -122,21 +176,8 @@ pub async fn run(state: &AppState, job: &Job) -> JobOutcome {
 }
 
 async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> {
-    let now = state.clock.now();
     let args: CallTicketArgs = serde_json::from_value(job.args.clone())
         .map_err(|e| JobOutcome::Discard(format!("the job's arguments are unreadable: {e}")))?;
-    let link_key = call_link_key(&args.source, &args.call_id);
-    if let Some(link) = state
-        .store
-        .get_link(CALL_TICKET_LINK, &link_key)
-        .await
-        .map_err(store_err)?
-    {
-        return Ok(JobOutcome::Done(format!(
-            "ticket {} already exists for this call",
-            link.value
-        )));
-    }
     let source = state.sources.get(&args.source).ok_or_else(|| {
         JobOutcome::Discard(format!(
             "source {:?} is no longer configured; add it back and retry the job",
@@ -154,19 +195,73 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
         .ok_or_else(|| {
             JobOutcome::Discard(format!("event {event_id} is missing from the store"))
         })?;
-    let call: CallRecord = serde_json::from_value(event.normalized).map_err(|e| {
-        JobOutcome::Discard(format!("event {event_id} holds no readable call: {e}"))
-    })?;
+    // Events stored before calls had several events hold a bare call record.
+    let event: CallEvent = serde_json::from_value(event.normalized.clone())
+        .or_else(|_| serde_json::from_value::<CallRecord>(event.normalized).map(CallEvent::Ended))
+        .map_err(|e| {
+            JobOutcome::Discard(format!(
+                "event {event_id} holds no readable call event: {e}"
+            ))
+        })?;
+    let link_key = call_link_key(&args.source, event.call_id());
+    match event {
+        CallEvent::Ended(call) => ended(state, job, source, &link_key, call).await,
+        CallEvent::Started(start) => {
+            call_events::started(state, job, source, &link_key, start).await
+        }
+        CallEvent::Answered(answer) => {
+            call_events::answered(state, job, source, &link_key, answer).await
+        }
+        CallEvent::Disposition(d) => {
+            call_events::disposition(state, job, source, &link_key, d).await
+        }
+    }
+}
 
+/// Waits until the directory has been synced once: assigning before that would send every
+/// call to the fallback group.
+pub(super) async fn synced_at(
+    state: &AppState,
+) -> Result<chrono::DateTime<chrono::Utc>, JobOutcome> {
     let status = state.store.directory_status().await.map_err(store_err)?;
-    let Some(last_sync) = status.last_synced_at else {
-        // Assigning before the directory exists would send every call to the fallback group.
-        return Err(JobOutcome::Snooze {
-            until: now + chrono::Duration::seconds(5),
-            reason: "waiting for the first agent directory sync".into(),
-            pause_queue: false,
-        });
-    };
+    status.last_synced_at.ok_or_else(|| JobOutcome::Snooze {
+        until: state.clock.now() + chrono::Duration::seconds(5),
+        reason: "waiting for the first agent directory sync".into(),
+        pause_queue: false,
+    })
+}
+
+/// The ticket id linked to a call, if any.
+pub(super) async fn ticket_of(state: &AppState, link_key: &str) -> Result<Option<u64>, JobOutcome> {
+    let link = state
+        .store
+        .get_link(CALL_TICKET_LINK, link_key)
+        .await
+        .map_err(store_err)?;
+    Ok(link.and_then(|l| l.value.parse().ok()))
+}
+
+async fn ended(
+    state: &AppState,
+    job: &Job,
+    source: &Source,
+    link_key: &str,
+    mut call: CallRecord,
+) -> Result<JobOutcome, JobOutcome> {
+    let now = state.clock.now();
+    let completed = state
+        .store
+        .get_link(CALL_COMPLETED_LINK, link_key)
+        .await
+        .map_err(store_err)?;
+    if completed.is_some() {
+        return Ok(JobOutcome::Done(
+            "the call's ticket is already complete".into(),
+        ));
+    }
+    call_events::apply_answer_events(state, link_key, &mut call).await?;
+    let existing_ticket = ticket_of(state, link_key).await?;
+    let last_sync = synced_at(state).await?;
     let mut dir = directory_for(state, source, &call).await?;
     let mut plan = plan_call(&source.config.name, &call, &source.config.plan, &dir)
         .map_err(|e| JobOutcome::Discard(e.to_string()))?;
@@ -188,6 +283,21 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
             .await
             .map_err(store_err)?;
     }
+    if let Some(ticket_id) = existing_ticket {
+        if !call_events::opened_on_ring(state, link_key).await? {
+            // Created by an earlier attempt of this job that stopped before recording it.
+            mark_completed(state, link_key, ticket_id).await?;
+            return Ok(JobOutcome::Done(format!(
+                "ticket {ticket_id} already exists for this call"
+            )));
+        }
+        // Opened when the call rang: complete it with the call's data.
+        call_events::complete_open_ticket(state, job, ticket_id, &plan).await?;
+        mark_completed(state, link_key, ticket_id).await?;
+        return Ok(JobOutcome::Done(format!(
+            "completed ticket {ticket_id} opened when the call rang"
+        )));
+    }
     let requester_id = requester::resolve(state, &job.queue, &plan.requester).await?;
 
     if job.attempt > 1 {
@@ -199,7 +309,8 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
             .await
             .map_err(|e| zendesk_failure(state, &e))?;
         if let Some(t) = existing.iter().min_by_key(|t| t.id) {
-            link(state, &link_key, t.id).await?;
+            link(state, link_key, t.id).await?;
+            mark_completed(state, link_key, t.id).await?;
             return Ok(JobOutcome::Done(format!(
                 "found ticket {} created by an earlier attempt",
                 t.id
@@ -222,7 +333,8 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
         }
     }
     .map_err(|e| zendesk_failure(state, &e))?;
-    link(state, &link_key, created.id).await?;
+    link(state, link_key, created.id).await?;
+    mark_completed(state, link_key, created.id).await?;
     metrics::counter!("deskline_tickets_created_total", "source" => source.config.name.clone())
         .increment(1);
     let target = match (plan.assignee_id, plan.group_id) {
@@ -236,7 +348,21 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
     )))
 }
 
-async fn link(state: &AppState, key: &str, ticket_id: u64) -> Result<(), JobOutcome> {
+async fn mark_completed(state: &AppState, key: &str, ticket_id: u64) -> Result<(), JobOutcome> {
+    state
+        .store
+        .put_link(
+            CALL_COMPLETED_LINK,
+            key,
+            &ticket_id.to_string(),
+            state.clock.now(),
+        )
+        .await
+        .map_err(store_err)
+}
+
+/// Links a call to its ticket.
+pub(super) async fn link(state: &AppState, key: &str, ticket_id: u64) -> Result<(), JobOutcome> {
     state
         .store
         .put_link(

@@ -3,6 +3,7 @@
 //! without spending an attempt; transient failures retry with backoff; permanent ones go to
 //! the dead letter with a reason a person can act on.
 
+pub mod call_events;
 pub mod call_ticket;
 pub mod directory;
 mod requester;

@@ -437,14 +437,21 @@ pub fn missed_call() -> Value {
     serde_json::from_str(MISSED).expect("the missed example is JSON")
 }
 
-/// The example's call id (`_ai`).
+/// The call's id as deskline keys it: MyOperator's unique call id (`_pm` `ui`) when the
+/// payload has one, else `_ai`.
 pub fn call_id(payload: &Value) -> String {
-    payload["_ai"].as_str().expect("_ai").to_string()
+    payload
+        .as_object()
+        .and_then(deskline_core::sources::myoperator::correlation_id)
+        .expect("a call id")
 }
 
-/// The payload as another call.
+/// The payload as another call: a new `_ai` and the same new unique call id.
 pub fn with_call_id(mut payload: Value, id: &str) -> Value {
     payload["_ai"] = json!(id);
+    if payload.get("_pm").is_some() {
+        payload["_pm"] = json!([{"ky": "ui", "vl": id}]);
+    }
     payload
 }
 

@@ -1,0 +1,335 @@
+//! The events of a call besides its end: ringing (which can open the ticket early), an
+//! agent answering, and the agent's disposition after the call. Each finds the call's ticket
+//! through the `call_ticket` link, so however the events arrive there is one ticket per call.
+
+use deskline_core::call::{AgentRef, CallRecord, Direction, Outcome, Provider};
+use deskline_core::directory::StaticDirectory;
+use deskline_core::event::{CallAnswer, CallStart, Disposition};
+use deskline_core::plan::{match_agent, tag_slug, RequesterPlan, TicketPlan};
+use deskline_store::Job;
+use deskline_zendesk::{CustomField, NewComment, NewTicket, TicketUpdate};
+
+use super::call_ticket::{link, store_err, synced_at, ticket_of};
+use super::{requester, wait_for_pause, zendesk_failure, JobOutcome};
+use crate::state::{AppState, Source};
+
+/// Link kind: the ticket was opened when the call rang (so the end completes it).
+const CALL_OPENED_LINK: &str = "call_opened";
+/// Link kind: the agent who answered, from an answered event (JSON of the agent).
+const CALL_ANSWER_LINK: &str = "call_answer";
+/// How long a disposition waits for its call's ticket before going to the dead letter.
+const DISPOSITION_PATIENCE_HOURS: i64 = 24;
+
+/// Whether the call's ticket was opened at ringing.
+pub(super) async fn opened_on_ring(state: &AppState, link_key: &str) -> Result<bool, JobOutcome> {
+    Ok(state
+        .store
+        .get_link(CALL_OPENED_LINK, link_key)
+        .await
+        .map_err(store_err)?
+        .is_some())
+}
+
+/// Folds answered events into the end record: an agent the record lacks is taken from them,
+/// and a Twilio inbound call counts as answered only when an agent's leg answered (the
+/// caller's own leg is "completed" as soon as the call flow runs).
+pub(super) async fn apply_answer_events(
+    state: &AppState,
+    link_key: &str,
+    call: &mut CallRecord,
+) -> Result<(), JobOutcome> {
+    let answer = state
+        .store
+        .get_link(CALL_ANSWER_LINK, link_key)
+        .await
+        .map_err(store_err)?
+        .and_then(|l| serde_json::from_str::<AgentRef>(&l.value).ok());
+    if call.provider == Provider::Twilio && call.direction == Direction::Inbound {
+        call.outcome = if answer.is_some() {
+            Outcome::Answered
+        } else {
+            Outcome::Missed
+        };
+    }
+    if call.outcome == Outcome::Answered && call.answered_by.is_none() {
+        call.answered_by = answer;
+    }
+    Ok(())
+}
+
+/// A call started ringing: with `open_ticket_on_ring`, open its ticket now so agents see it
+/// at once; otherwise nothing to do until it ends.
+pub(super) async fn started(
+    state: &AppState,
+    job: &Job,
+    source: &Source,
+    link_key: &str,
+    start: CallStart,
+) -> Result<JobOutcome, JobOutcome> {
+    if !source.config.open_ticket_on_ring {
+        return Ok(JobOutcome::Done(
+            "call started; its ticket is created when it ends".into(),
+        ));
+    }
+    if let Some(id) = ticket_of(state, link_key).await? {
+        return Ok(JobOutcome::Done(format!(
+            "ticket {id} already exists for this call"
+        )));
+    }
+    synced_at(state).await?;
+    let plan = &source.config.plan;
+    let requester = match start.customer.phone() {
+        Some(phone) => RequesterPlan::Phone {
+            phone: phone.clone(),
+            name: format!("Caller {phone}"),
+        },
+        None => RequesterPlan::Shared(plan.shared_requester.clone()),
+    };
+    let requester_id = requester::resolve(state, &job.queue, &requester).await?;
+    let ringing: Vec<String> = start.ringing.iter().map(AgentRef::label).collect();
+    let local = start.started_at.with_timezone(&plan.time_zone);
+    let mut note = format!(
+        "{} call {} {} started at {}.",
+        start.direction.as_str(),
+        if start.direction == Direction::Inbound {
+            "from"
+        } else {
+            "to"
+        },
+        start.customer.display(),
+        local.format("%Y-%m-%d %H:%M:%S %Z"),
+    );
+    if !ringing.is_empty() {
+        note.push_str(&format!(" Ringing: {}.", ringing.join(", ")));
+    }
+    note.push_str(" This ticket is completed when the call ends.");
+    let external_id = format!("{}:{}", start.provider.slug(), start.call_id);
+    let ticket = NewTicket {
+        subject: Some(format!(
+            "Call in progress: {} {}",
+            start.direction.as_str(),
+            start.customer.display()
+        )),
+        comment: Some(NewComment::private_text(note)),
+        requester_id: Some(requester_id),
+        external_id: Some(external_id.clone()),
+        tags: vec!["deskline".into(), "voice".into(), "call_in_progress".into()],
+        ..NewTicket::default()
+    };
+    wait_for_pause(state, &job.queue).await?;
+    if job.attempt > 1 {
+        let existing = state
+            .zendesk
+            .tickets_by_external_id(&external_id)
+            .await
+            .map_err(|e| zendesk_failure(state, &e))?;
+        if let Some(t) = existing.iter().min_by_key(|t| t.id) {
+            record_opened(state, link_key, t.id).await?;
+            return Ok(JobOutcome::Done(format!(
+                "found ticket {} opened by an earlier attempt",
+                t.id
+            )));
+        }
+    }
+    let key = format!(
+        "{}-ring",
+        deskline_core::plan::call_idempotency_key(&source.config.name, &start.call_id)
+    );
+    let created = state
+        .zendesk
+        .create_ticket(&ticket, &key)
+        .await
+        .map_err(|e| zendesk_failure(state, &e))?;
+    record_opened(state, link_key, created.ticket.id).await?;
+    Ok(JobOutcome::Done(format!(
+        "opened ticket {} while the call rings",
+        created.ticket.id
+    )))
+}
+
+async fn record_opened(state: &AppState, link_key: &str, ticket_id: u64) -> Result<(), JobOutcome> {
+    state
+        .store
+        .put_link(
+            CALL_OPENED_LINK,
+            link_key,
+            &ticket_id.to_string(),
+            state.clock.now(),
+        )
+        .await
+        .map_err(store_err)?;
+    link(state, link_key, ticket_id).await
+}
+
+/// Completes a ticket opened at ringing with the finished call's plan.
+pub(super) async fn complete_open_ticket(
+    state: &AppState,
+    job: &Job,
+    ticket_id: u64,
+    plan: &TicketPlan,
+) -> Result<(), JobOutcome> {
+    let comment = if plan.public_note {
+        NewComment::public_text(plan.note.clone())
+    } else {
+        NewComment::private_text(plan.note.clone())
+    };
+    let update = TicketUpdate {
+        subject: Some(plan.subject.clone()),
+        comment: Some(comment),
+        assignee_id: plan.assignee_id,
+        group_id: plan.group_id,
+        additional_tags: plan.tags.clone(),
+        remove_tags: vec!["call_in_progress".into()],
+        custom_fields: plan
+            .custom_fields
+            .iter()
+            .map(|(id, v)| CustomField::new(*id, v.clone()))
+            .collect(),
+        ..TicketUpdate::default()
+    };
+    wait_for_pause(state, &job.queue).await?;
+    state
+        .zendesk
+        .update_ticket(ticket_id, &update)
+        .await
+        .map_err(|e| zendesk_failure(state, &e))?;
+    Ok(())
+}
+
+/// An agent answered: remember who (providers such as Twilio name the agent only here), and
+/// assign a ticket opened at ringing right away.
+pub(super) async fn answered(
+    state: &AppState,
+    job: &Job,
+    source: &Source,
+    link_key: &str,
+    answer: CallAnswer,
+) -> Result<JobOutcome, JobOutcome> {
+    let agent_json = serde_json::to_string(&answer.agent).unwrap_or_default();
+    state
+        .store
+        .put_link(CALL_ANSWER_LINK, link_key, &agent_json, state.clock.now())
+        .await
+        .map_err(store_err)?;
+    let Some(ticket_id) = ticket_of(state, link_key).await? else {
+        return Ok(JobOutcome::Done(format!(
+            "{} answered; the ticket is created when the call ends",
+            answer.agent.label()
+        )));
+    };
+    if !opened_on_ring(state, link_key).await? {
+        return Ok(JobOutcome::Done(
+            "answered after the ticket was completed; nothing to change".into(),
+        ));
+    }
+    synced_at(state).await?;
+    // The directory lookups take a call; this one holds just the answering agent.
+    let answered_call = CallRecord {
+        provider: answer.provider,
+        call_id: answer.call_id.clone(),
+        direction: Direction::Inbound,
+        customer: deskline_core::phone::PartyNumber::Withheld,
+        line: None,
+        started_at: answer.at,
+        ended_at: None,
+        total_seconds: 0,
+        talk_seconds: None,
+        outcome: Outcome::Answered,
+        answered_by: Some(answer.agent.clone()),
+        department: None,
+        location: None,
+        recording: None,
+        legs: Vec::new(),
+    };
+    let dir: StaticDirectory =
+        super::call_ticket::directory_for(state, source, &answered_call).await?;
+    let (agent, _) = match_agent(&answer.agent, &source.config.plan, &dir);
+    let Some(agent) = agent else {
+        return Ok(JobOutcome::Done(format!(
+            "{} answered but is not a Zendesk agent",
+            answer.agent.label()
+        )));
+    };
+    let update = TicketUpdate {
+        assignee_id: Some(agent.zendesk_id),
+        ..TicketUpdate::default()
+    };
+    wait_for_pause(state, &job.queue).await?;
+    state
+        .zendesk
+        .update_ticket(ticket_id, &update)
+        .await
+        .map_err(|e| zendesk_failure(state, &e))?;
+    Ok(JobOutcome::Done(format!(
+        "ticket {ticket_id} assigned to {} on answer",
+        agent.name
+    )))
+}
+
+/// The agent's disposition: tags, a field and an internal note on the call's ticket. A
+/// disposition that arrives before the call's end waits for the ticket (without holding the
+/// call's other events), and gives up after a day.
+pub(super) async fn disposition(
+    state: &AppState,
+    job: &Job,
+    source: &Source,
+    link_key: &str,
+    d: Disposition,
+) -> Result<JobOutcome, JobOutcome> {
+    let now = state.clock.now();
+    let Some(ticket_id) = ticket_of(state, link_key).await? else {
+        if now - job.created_at > chrono::Duration::hours(DISPOSITION_PATIENCE_HOURS) {
+            return Err(JobOutcome::Discard(format!(
+                "no ticket exists for call {} a day after its disposition arrived (did its end event reach deskline?)",
+                d.call_id
+            )));
+        }
+        return Err(JobOutcome::Snooze {
+            until: now + chrono::Duration::seconds(30),
+            reason: "waiting for the call's ticket".into(),
+            pause_queue: false,
+        });
+    };
+    let mut lines = vec![format!(
+        "Disposition: {}",
+        if d.dispositions.is_empty() {
+            "(none)".to_string()
+        } else {
+            d.dispositions.join(", ")
+        }
+    )];
+    if let Some(c) = d.comment.as_deref().filter(|c| !c.trim().is_empty()) {
+        lines.push(format!("Comment: {c}"));
+    }
+    if let Some(a) = &d.agent {
+        lines.push(format!("By: {}", a.label()));
+    }
+    let tags: Vec<String> = d
+        .dispositions
+        .iter()
+        .map(|x| tag_slug(x))
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("disposition_{t}"))
+        .collect();
+    let custom_fields = match source.config.disposition_field {
+        Some(id) if !d.dispositions.is_empty() => {
+            vec![CustomField::new(id, d.dispositions.join(", "))]
+        }
+        _ => Vec::new(),
+    };
+    let update = TicketUpdate {
+        comment: Some(NewComment::private_text(lines.join("\n"))),
+        additional_tags: tags,
+        custom_fields,
+        ..TicketUpdate::default()
+    };
+    wait_for_pause(state, &job.queue).await?;
+    state
+        .zendesk
+        .update_ticket(ticket_id, &update)
+        .await
+        .map_err(|e| zendesk_failure(state, &e))?;
+    Ok(JobOutcome::Done(format!(
+        "disposition added to ticket {ticket_id}"
+    )))
+}
