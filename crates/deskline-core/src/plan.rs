@@ -135,6 +135,8 @@ pub struct CallPlanSettings {
     pub answering_agent: AnsweringAgent,
     /// Agent numbers or extensions (as the provider sends them) to Zendesk agent emails.
     pub agent_numbers: BTreeMap<String, String>,
+    /// Opening hours, and what happens to a missed call outside them.
+    pub after_hours: Option<(crate::hours::ResolvedHours, crate::hours::AfterHours)>,
 }
 
 /// Finds the Zendesk agent for a provider's agent reference: by email, then by the
@@ -301,6 +303,15 @@ fn resolve_group(directory: &dyn Directory, group: &GroupRef) -> Result<u64, Pla
     }
 }
 
+/// The ticket's external id: `<provider>:<call id>`; for generic sources, whose providers may
+/// reuse each other's call ids, `<source name>:<call id>`.
+pub fn external_id(source: &str, call: &CallRecord) -> String {
+    match call.provider {
+        crate::call::Provider::Generic => format!("{source}:{}", call.call_id),
+        other => format!("{}:{}", other.slug(), call.call_id),
+    }
+}
+
 /// Plans the ticket for a finished call from source `source`.
 pub fn plan_call(
     source: &str,
@@ -339,6 +350,19 @@ pub fn plan_call(
             None,
         ),
     };
+    let mut group_id = group_id;
+    if let Some((hours, rule)) = &settings.after_hours {
+        if rule.applies_to(call, hours) {
+            for t in rule.tag_slugs() {
+                if !tags.contains(&t) {
+                    tags.push(t);
+                }
+            }
+            if let Some(g) = &rule.group {
+                group_id = Some(resolve_group(directory, g)?);
+            }
+        }
+    }
     if let Some(dept) = call
         .department
         .as_deref()
@@ -417,7 +441,7 @@ pub fn plan_call(
     };
 
     Ok(TicketPlan {
-        external_id: format!("{}:{}", call.provider.slug(), call.call_id),
+        external_id: external_id(source, call),
         idempotency_key: call_idempotency_key(source, &call.call_id),
         channel,
         subject,

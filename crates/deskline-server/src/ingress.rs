@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use deskline_core::event::{CallEvent, ParsedEvent};
-use deskline_core::sources::{aircall, exotel, myoperator, twilio, Inbound, SourceError};
+use deskline_core::sources::{aircall, exotel, generic, myoperator, twilio, Inbound, SourceError};
 use deskline_store::{Ingested, NewInboundEvent, NewJob};
 use serde_json::{json, Map, Value};
 
 use crate::auth::check_source_secret;
-use crate::config::SourceKind;
+use crate::config::{ResolvedSource, SourceKind};
 use crate::http_error::HttpError;
 use crate::state::{AppState, Source};
 use crate::worker::call_ticket::{CallTicketArgs, CALL_TICKET_JOB, ZENDESK_QUEUE};
@@ -90,33 +90,45 @@ fn verify_and_parse(
     headers: &HeaderMap,
     inbound: &Inbound<'_>,
 ) -> Result<Vec<ParsedEvent>, HttpError> {
-    let phones = &source.config.phones;
     let secret = source.secret.as_str();
-    let parsed: Result<Vec<ParsedEvent>, SourceError> = match source.config.kind {
-        SourceKind::Myoperator => {
+    match source.config.kind {
+        SourceKind::Myoperator | SourceKind::Generic => {
             check_source_secret(headers, &source.config.secret_header, secret)?;
-            myoperator::parse(inbound, phones)
         }
-        SourceKind::Twilio => {
-            twilio::verify(inbound, secret).map_err(unauthorized)?;
-            twilio::parse(inbound, phones)
-        }
-        SourceKind::Aircall => {
-            aircall::verify(inbound, secret).map_err(unauthorized)?;
-            aircall::parse(inbound, phones)
-        }
+        SourceKind::Twilio => twilio::verify(inbound, secret).map_err(unauthorized)?,
+        SourceKind::Aircall => aircall::verify(inbound, secret).map_err(unauthorized)?,
         SourceKind::Exotel => {
             // Exotel signs nothing: a `secret` URL parameter, the secret header or Basic auth.
             if exotel::verify(inbound, secret).is_err() {
                 check_source_secret(headers, &source.config.secret_header, secret)?;
             }
+        }
+    }
+    parse_events(&source.config, inbound)
+        .map_err(|e| HttpError::bad_request("invalid_payload", e.to_string()))
+}
+
+/// Parses a request's events with the source's adapter (no authentication: callers check it).
+pub fn parse_events(
+    source: &ResolvedSource,
+    inbound: &Inbound<'_>,
+) -> Result<Vec<ParsedEvent>, SourceError> {
+    let phones = &source.phones;
+    match source.kind {
+        SourceKind::Myoperator => myoperator::parse(inbound, phones),
+        SourceKind::Twilio => twilio::parse(inbound, phones),
+        SourceKind::Aircall => aircall::parse(inbound, phones),
+        SourceKind::Exotel => {
             let settings = exotel::ExotelSettings {
-                time_zone: source.config.plan.time_zone,
+                time_zone: source.plan.time_zone,
             };
             exotel::parse(inbound, phones, &settings)
         }
-    };
-    parsed.map_err(|e| HttpError::bad_request("invalid_payload", e.to_string()))
+        SourceKind::Generic => match &source.mapping {
+            Some(mapping) => generic::parse(inbound, phones, mapping),
+            None => Ok(Vec::new()),
+        },
+    }
 }
 
 /// The job for one event. Events of a call run in order (ordering key), except dispositions,

@@ -35,21 +35,44 @@ pub async fn check(
             .join(", ")
     };
     for source in sources {
-        for (key, id) in source.plan.fields.configured() {
+        let extra_fields = source
+            .disposition_field
+            .map(|id| ("disposition_field".to_string(), id));
+        let configured = source
+            .plan
+            .fields
+            .configured()
+            .into_iter()
+            .map(|(k, id)| (format!("fields.{k}"), id));
+        for (key, id) in configured.chain(extra_fields) {
             if !fields.iter().any(|f| f.id == id && f.active) {
                 problems.push(format!(
-                    "  - sources.{}.fields.{key} = {id}: Zendesk has no active ticket field {id}. Fix: use one of {}",
+                    "  - sources.{}.{key} = {id}: Zendesk has no active ticket field {id}. Fix: use one of {}",
                     source.name,
                     field_list()
                 ));
             }
         }
-        let group_ok = match &source.plan.fallback_group {
+        let has = |group: &GroupRef| match group {
             GroupRef::Id(id) => groups.iter().any(|g| g.id == *id && !g.deleted),
             GroupRef::Name(name) => groups
                 .iter()
                 .any(|g| !g.deleted && g.name.trim().eq_ignore_ascii_case(name.trim())),
         };
+        if let Some(g) = source
+            .plan
+            .after_hours
+            .as_ref()
+            .and_then(|(_, rule)| rule.group.as_ref())
+        {
+            if !has(g) {
+                problems.push(format!(
+                    "  - sources.{}.after_hours.group = {g:?}: no such group in Zendesk. Fix: create it or name an existing group",
+                    source.name
+                ));
+            }
+        }
+        let group_ok = has(&source.plan.fallback_group);
         if !group_ok {
             let names: Vec<String> = groups
                 .iter()

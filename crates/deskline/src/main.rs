@@ -35,6 +35,13 @@ enum Command {
         #[command(subcommand)]
         command: ops_cmd::AgentsCommand,
     },
+    /// Check a source's configuration against a sample payload.
+    Sources {
+        #[command(flatten)]
+        target: ops_cmd::Target,
+        #[command(subcommand)]
+        command: ops_cmd::SourcesCommand,
+    },
     /// Run a local Zendesk sandbox (an emulator of the Support API deskline uses).
     Sandbox(sandbox_cmd::SandboxArgs),
 }
@@ -54,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
         Command::TestCall(args) => ops_cmd::test_call(args).await,
         Command::Jobs { target, command } => ops_cmd::jobs(target, command).await,
         Command::Agents { target, command } => ops_cmd::agents(target, command).await,
+        Command::Sources { target, command } => ops_cmd::sources(target, command).await,
         Command::Sandbox(args) => sandbox_cmd::run(args).await,
     }
 }

@@ -350,3 +350,64 @@ pub async fn agents(target: Target, command: AgentsCommand) -> anyhow::Result<()
     }
     Ok(())
 }
+
+/// `deskline sources …`
+#[derive(Subcommand, Debug)]
+pub enum SourcesCommand {
+    /// Show the events and the ticket plan a sample payload would produce (nothing is sent).
+    Try {
+        /// The source, as named in the configuration.
+        #[arg(long)]
+        source: String,
+        /// The sample body (JSON, or form-encoded for .txt/.form files).
+        file: PathBuf,
+        /// The content type (default: from the file's extension).
+        #[arg(long)]
+        content_type: Option<String>,
+    },
+}
+
+/// Runs a `sources` subcommand.
+pub async fn sources(target: Target, command: SourcesCommand) -> anyhow::Result<()> {
+    let SourcesCommand::Try {
+        source,
+        file,
+        content_type,
+    } = command;
+    let resolved = serve_cmd::load(target.config.as_deref())?;
+    let Some(src) = resolved.sources.iter().find(|s| s.name == source) else {
+        let names: Vec<&str> = resolved.sources.iter().map(|s| s.name.as_str()).collect();
+        bail!(
+            "no source named {source:?}; the configuration has {}",
+            names.join(", ")
+        );
+    };
+    let body = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let content_type =
+        content_type.unwrap_or_else(|| match file.extension().and_then(|e| e.to_str()) {
+            Some("txt") | Some("form") => "application/x-www-form-urlencoded".to_string(),
+            _ => "application/json".to_string(),
+        });
+    // The synced directory, when the service has run here; agents show as unmatched otherwise.
+    let db = &resolved.config.storage.sqlite_path;
+    let store = if db.exists() {
+        Some(deskline_store::SqliteStore::open(db).await?)
+    } else {
+        None
+    };
+    let url = format!("{}/hooks/{source}", serve_cmd::service_url(&resolved));
+    let previews = deskline_server::preview::preview(
+        src,
+        store.as_ref().map(|s| s as &dyn deskline_store::Store),
+        &body,
+        &content_type,
+        &url,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{} is not a valid {source} payload: {e}", file.display()))?;
+    if previews.is_empty() {
+        println!("the source ignores this payload (no call event in it)");
+    }
+    println!("{}", serde_json::to_string_pretty(&previews)?);
+    Ok(())
+}

@@ -41,6 +41,7 @@ fn settings() -> CallPlanSettings {
             "12".to_string(),
             "priya.sharma@sandbox.test".to_string(),
         )]),
+        after_hours: None,
     }
 }
 
@@ -460,4 +461,54 @@ fn the_note_lists_every_leg_of_a_transferred_call() {
     )
     .expect("plan");
     assert!(!single.note.contains("Legs:"), "one leg needs no list");
+}
+
+#[test]
+fn missed_calls_outside_business_hours_get_the_after_hours_group_and_tags() {
+    let hours: crate::hours::BusinessHours = toml::from_str(
+        r#"
+        time_zone = "Asia/Kolkata"
+        weekly = [{ days = ["mon-fri"], from = "09:00", to = "18:00" }]
+        "#,
+    )
+    .expect("hours");
+    let rule = crate::hours::AfterHours {
+        group: Some(GroupRef::Name("Support".into())),
+        tags: vec!["after_hours".into()],
+    };
+    let mut s = settings();
+    s.after_hours = Some((hours.validate().expect("valid"), rule));
+    // 2024-11-23 is a Saturday: outside hours.
+    let missed = plan_call(
+        "m",
+        &call(Outcome::Missed, None, "+919876543210"),
+        &s,
+        &directory(),
+    )
+    .expect("plan");
+    assert_eq!(missed.group_id, Some(20001));
+    assert!(missed.tags.contains(&"after_hours".to_string()));
+    // Answered calls are not touched.
+    let answered = plan_call(
+        "m",
+        &call(
+            Outcome::Answered,
+            Some("priya.sharma@sandbox.test"),
+            "+919876543210",
+        ),
+        &s,
+        &directory(),
+    )
+    .expect("plan");
+    assert_eq!(answered.group_id, None);
+    assert!(!answered.tags.contains(&"after_hours".to_string()));
+    // A weekday at 11:55 IST is inside hours.
+    let mut weekday = call(Outcome::Missed, None, "+919876543210");
+    weekday.started_at = Utc
+        .with_ymd_and_hms(2024, 11, 25, 6, 25, 0)
+        .single()
+        .expect("time");
+    let inside = plan_call("m", &weekday, &s, &directory()).expect("plan");
+    assert_eq!(inside.group_id, Some(MISSED_GROUP));
+    assert!(!inside.tags.contains(&"after_hours".to_string()));
 }

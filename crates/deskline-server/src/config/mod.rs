@@ -8,7 +8,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use deskline_core::hours::{AfterHours, BusinessHours};
 use deskline_core::plan::{AnsweringAgent, CallFields, GroupRef};
+use deskline_core::sources::generic::GenericMapping;
+use deskline_core::threading::ThreadingPolicy;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -176,6 +179,8 @@ pub enum SourceKind {
     Aircall,
     /// Exotel status callbacks and applet requests.
     Exotel,
+    /// Any provider, mapped by `[sources.NAME.mapping]` (see docs/providers/generic.md).
+    Generic,
 }
 
 /// `[sources.NAME]`
@@ -229,6 +234,15 @@ pub struct SourceConfig {
     pub open_ticket_on_ring: bool,
     /// Ticket field for disposition names (text).
     pub disposition_field: Option<u64>,
+    /// For `kind = "generic"`: where the call's data is in the provider's payload.
+    pub mapping: Option<GenericMapping>,
+    /// Opening hours (for after-hours handling of missed calls).
+    pub business_hours: Option<BusinessHours>,
+    /// What happens to a missed call outside business hours.
+    pub after_hours: Option<AfterHours>,
+    /// One ticket per call (default), per caller within a window, or missed calls rolled up.
+    #[serde(default)]
+    pub threading: ThreadingPolicy,
 }
 
 /// `[sources.NAME.shared_requester]`
@@ -284,6 +298,10 @@ impl SourceConfig {
             agent_numbers: BTreeMap::new(),
             open_ticket_on_ring: false,
             disposition_field: None,
+            mapping: None,
+            business_hours: None,
+            after_hours: None,
+            threading: ThreadingPolicy::default(),
         }
     }
 }

@@ -118,6 +118,10 @@ pub struct ResolvedSource {
     pub open_ticket_on_ring: bool,
     /// Ticket field for dispositions.
     pub disposition_field: Option<u64>,
+    /// The generic source's mapping.
+    pub mapping: Option<deskline_core::sources::generic::GenericMapping>,
+    /// How calls join tickets.
+    pub threading: deskline_core::threading::ThreadingPolicy,
 }
 
 /// A checked configuration.
@@ -352,6 +356,69 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
                 "use an address such as unknown-caller@example.com".into(),
             );
         }
+        let prefix = |problems: Vec<String>, add: &mut dyn FnMut(&str, String, String)| {
+            for p in problems {
+                // The core modules word their messages as "key: problem. Fix: …".
+                let (k, rest) = p.split_once(": ").unwrap_or(("", p.as_str()));
+                let (problem, fix) = rest
+                    .split_once(". Fix: ")
+                    .unwrap_or((rest, "see docs/configuration.md"));
+                add(
+                    &format!("sources.{name}.{}", k.trim_start_matches("sources.")),
+                    problem.to_string(),
+                    fix.trim_end_matches('.').to_string(),
+                );
+            }
+        };
+        match (s.kind, &s.mapping) {
+            (SourceKind::Generic, None) => add(
+                &key("mapping"),
+                "is missing for a generic source".into(),
+                "add a [sources.NAME.mapping] table (see docs/providers/generic.md)".into(),
+            ),
+            (SourceKind::Generic, Some(m)) => {
+                if let Err(problems) = m.validate() {
+                    prefix(problems, &mut add);
+                }
+            }
+            (_, Some(_)) => add(
+                &key("mapping"),
+                "only applies to kind = \"generic\"".into(),
+                "remove it".into(),
+            ),
+            (_, None) => {}
+        }
+        let hours = match &s.business_hours {
+            Some(h) => match h.validate() {
+                Ok(r) => Some(r),
+                Err(problems) => {
+                    prefix(problems, &mut add);
+                    None
+                }
+            },
+            None => None,
+        };
+        let after_hours = match (&s.after_hours, &hours, &s.business_hours) {
+            (Some(rule), Some(h), _) => match rule.validate() {
+                Ok(()) => Some((h.clone(), rule.clone())),
+                Err(problems) => {
+                    prefix(problems, &mut add);
+                    None
+                }
+            },
+            (Some(_), None, None) => {
+                add(
+                    &key("after_hours"),
+                    "needs business_hours".into(),
+                    "add a [sources.NAME.business_hours] table".into(),
+                );
+                None
+            }
+            _ => None,
+        };
+        if let Err(problems) = s.threading.validate() {
+            prefix(problems, &mut add);
+        }
         if let (Some(phones), Some(time_zone), Some(templates)) = (phones, tz, templates) {
             sources.push(ResolvedSource {
                 name: name.clone(),
@@ -373,7 +440,10 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
                     extra_tags: s.tags.clone(),
                     answering_agent: s.answering_agent,
                     agent_numbers: s.agent_numbers.clone(),
+                    after_hours,
                 },
+                mapping: s.mapping.clone(),
+                threading: s.threading.clone(),
                 open_ticket_on_ring: s.open_ticket_on_ring,
                 disposition_field: s.disposition_field,
             });

@@ -10,12 +10,14 @@
 use deskline_core::call::CallRecord;
 use deskline_core::directory::StaticDirectory;
 use deskline_core::event::CallEvent;
-use deskline_core::plan::{plan_call, DirectoryAgent, GroupRef, TicketChannel, TicketPlan};
+use deskline_core::plan::{plan_call, TicketChannel, TicketPlan};
 use deskline_store::{Job, StoreError};
 use deskline_zendesk::{CustomField, NewComment, NewTicket, VoiceComment};
 use serde::{Deserialize, Serialize};
 
-use super::{call_events, directory, requester, wait_for_pause, zendesk_failure, JobOutcome};
+use super::{
+    call_events, directory, requester, threading, wait_for_pause, zendesk_failure, JobOutcome,
+};
 use crate::state::{AppState, Source};
 
 /// The job kind.
@@ -50,82 +52,15 @@ pub(super) fn store_err(e: StoreError) -> JobOutcome {
     JobOutcome::from_store(&e)
 }
 
-async fn add_agent_by_email(
-    state: &AppState,
-    dir: &mut StaticDirectory,
-    email: &str,
-) -> Result<(), JobOutcome> {
-    if let Some(agent) = state.store.agent_by_email(email).await.map_err(store_err)? {
-        if agent.active {
-            dir.add_agent(DirectoryAgent {
-                zendesk_id: u64::try_from(agent.zendesk_id).unwrap_or_default(),
-                name: agent.name,
-                email: agent.email,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Builds the directory entries this call needs, from the synced directory in the store.
+/// The directory entries this call needs, from the synced directory in the store.
 pub(super) async fn directory_for(
     state: &AppState,
     source: &Source,
     call: &CallRecord,
 ) -> Result<StaticDirectory, JobOutcome> {
-    let mut dir = StaticDirectory::new();
-    let agents = call
-        .legs
-        .iter()
-        .flat_map(|l| l.agents.iter())
-        .chain(call.answered_by.iter());
-    for agent in agents {
-        if let Some(phone) = agent.phone.as_deref() {
-            if let Some(a) = state.store.agent_by_phone(phone).await.map_err(store_err)? {
-                if a.active {
-                    dir.add_agent_phone(
-                        phone,
-                        DirectoryAgent {
-                            zendesk_id: u64::try_from(a.zendesk_id).unwrap_or_default(),
-                            name: a.name,
-                            email: a.email,
-                        },
-                    );
-                }
-            }
-        }
-        if let Some(email) = agent.email() {
-            add_agent_by_email(state, &mut dir, email).await?;
-        }
-    }
-    for email in source.config.plan.agent_numbers.values() {
-        add_agent_by_email(state, &mut dir, email).await?;
-    }
-    if let Some(email) = call.answered_by.as_ref().and_then(|a| a.email()) {
-        if let Some(agent) = state.store.agent_by_email(email).await.map_err(store_err)? {
-            if agent.active {
-                dir.add_agent(DirectoryAgent {
-                    zendesk_id: u64::try_from(agent.zendesk_id).unwrap_or_default(),
-                    name: agent.name,
-                    email: agent.email,
-                });
-            }
-        }
-    }
-    let group = match &source.config.plan.fallback_group {
-        GroupRef::Name(name) => state.store.group_by_name(name).await,
-        GroupRef::Id(id) => {
-            state
-                .store
-                .group_by_id(i64::try_from(*id).unwrap_or(i64::MAX))
-                .await
-        }
-    }
-    .map_err(store_err)?;
-    if let Some(g) = group {
-        dir.add_group(u64::try_from(g.zendesk_id).unwrap_or_default(), &g.name);
-    }
-    Ok(dir)
+    crate::lookup::directory_for(state.store.as_ref(), &source.config, call)
+        .await
+        .map_err(store_err)
 }
 
 pub(super) fn new_ticket(plan: &TicketPlan, requester_id: u64) -> NewTicket {
@@ -300,6 +235,14 @@ async fn ended(
     }
     let requester_id = requester::resolve(state, &job.queue, &plan.requester).await?;
 
+    if let Some(ticket_id) = threading::appended(state, job, source, &call, &plan).await? {
+        link(state, link_key, ticket_id).await?;
+        mark_completed(state, link_key, ticket_id).await?;
+        threading::remember(state, source, &call, ticket_id).await?;
+        return Ok(JobOutcome::Done(format!(
+            "appended the call to ticket {ticket_id}"
+        )));
+    }
     if job.attempt > 1 {
         // An earlier attempt may have created the ticket and lost the answer.
         wait_for_pause(state, &job.queue).await?;
@@ -335,6 +278,7 @@ async fn ended(
     .map_err(|e| zendesk_failure(state, &e))?;
     link(state, link_key, created.id).await?;
     mark_completed(state, link_key, created.id).await?;
+    threading::remember(state, source, &call, created.id).await?;
     metrics::counter!("deskline_tickets_created_total", "source" => source.config.name.clone())
         .increment(1);
     let target = match (plan.assignee_id, plan.group_id) {

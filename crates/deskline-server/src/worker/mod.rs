@@ -7,6 +7,7 @@ pub mod call_events;
 pub mod call_ticket;
 pub mod directory;
 mod requester;
+mod threading;
 
 use std::time::{Duration, Instant};
 
