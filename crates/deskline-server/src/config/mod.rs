@@ -347,7 +347,11 @@ impl Config {
                 Figment::from(Serialized::defaults(Config::default())).merge(Toml::file(path))
             }
         };
-        base.merge(Env::prefixed("DESKLINE_").split("__"))
+        // DESKLINE_LOG and DESKLINE_CONFIG belong to the command line, not the configuration.
+        let env = Env::prefixed("DESKLINE_")
+            .ignore(&["LOG", "CONFIG"])
+            .split("__");
+        base.merge(env)
             .extract()
             .map_err(ConfigError::from_figment)
     }

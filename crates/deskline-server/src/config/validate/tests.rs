@@ -170,3 +170,14 @@ fn the_example_configuration_is_valid() {
         Ok(())
     });
 }
+
+#[test]
+fn the_command_line_variables_are_not_configuration() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("DESKLINE_LOG", "debug");
+        jail.set_env("DESKLINE_CONFIG", "deskline.toml");
+        let c = Config::load(None).expect("DESKLINE_LOG and DESKLINE_CONFIG are ignored");
+        assert!(c.zendesk.sandbox);
+        Ok(())
+    });
+}
