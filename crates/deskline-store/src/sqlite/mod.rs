@@ -84,7 +84,10 @@ impl SqliteStore {
             // loss can drop the last commits, which is the usual trade for queue throughput.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(options.busy_timeout);
+            .busy_timeout(options.busy_timeout)
+            // Without a limit the WAL file keeps its high-water size after a burst (seen at
+            // 150 MiB next to a 12 MiB database in the ingest benchmark).
+            .pragma("journal_size_limit", "67108864");
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .connect_with(connect)
