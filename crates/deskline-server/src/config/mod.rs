@@ -351,8 +351,6 @@ impl Config {
         let env = Env::prefixed("DESKLINE_")
             .ignore(&["LOG", "CONFIG"])
             .split("__");
-        base.merge(env)
-            .extract()
-            .map_err(ConfigError::from_figment)
+        base.merge(env).extract().map_err(ConfigError::from_figment)
     }
 }
