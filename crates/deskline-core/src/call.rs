@@ -86,12 +86,13 @@ impl AgentRef {
             .filter(|e| !e.is_empty())
     }
 
-    /// A name for notes: the name, else the email, else the extension.
+    /// A name for notes: the name, else the email, else the phone, else the extension.
     pub fn label(&self) -> String {
         self.name
             .clone()
             .filter(|n| !n.trim().is_empty())
             .or_else(|| self.email().map(str::to_string))
+            .or_else(|| self.phone.clone().filter(|p| !p.trim().is_empty()))
             .or_else(|| self.extension.clone().map(|e| format!("extension {e}")))
             .unwrap_or_else(|| "unknown agent".to_string())
     }

@@ -9,8 +9,9 @@ use deskline_core::plan::{match_agent, tag_slug, RequesterPlan, TicketPlan};
 use deskline_store::Job;
 use deskline_zendesk::{CustomField, NewComment, NewTicket, TicketUpdate};
 
-use super::call_ticket::{link, store_err, synced_at, ticket_of};
+use super::call_ticket::{link, store_err, synced_at, ticket_of, CALL_COMPLETED_LINK};
 use super::{requester, wait_for_pause, zendesk_failure, JobOutcome};
+use crate::config::WorkerConfig;
 use crate::state::{AppState, Source};
 
 /// Link kind: the ticket was opened when the call rang (so the end completes it).
@@ -19,6 +20,8 @@ const CALL_OPENED_LINK: &str = "call_opened";
 const CALL_ANSWER_LINK: &str = "call_answer";
 /// How long a disposition waits for its call's ticket before going to the dead letter.
 const DISPOSITION_PATIENCE_HOURS: i64 = 24;
+/// The longest a waiting disposition goes without looking for its ticket.
+const DISPOSITION_RECHECK_MAX_SECS: u64 = 30;
 
 /// Whether the call's ticket was opened at ringing.
 pub(super) async fn opened_on_ring(state: &AppState, link_key: &str) -> Result<bool, JobOutcome> {
@@ -86,11 +89,15 @@ pub(super) async fn started(
         None => RequesterPlan::Shared(plan.shared_requester.clone()),
     };
     let requester_id = requester::resolve(state, &job.queue, &requester).await?;
-    let ringing: Vec<String> = start.ringing.iter().map(AgentRef::label).collect();
+    let ringing: Vec<String> = start.ringing.iter().map(agent_label).collect();
     let local = start.started_at.with_timezone(&plan.time_zone);
     let mut note = format!(
         "{} call {} {} started at {}.",
-        start.direction.as_str(),
+        if start.direction == Direction::Inbound {
+            "Inbound"
+        } else {
+            "Outbound"
+        },
         if start.direction == Direction::Inbound {
             "from"
         } else {
@@ -177,6 +184,10 @@ pub(super) async fn complete_open_ticket(
         subject: Some(plan.subject.clone()),
         comment: Some(comment),
         assignee_id: plan.assignee_id,
+        // A ticket assigned on answer that the call's end sends to a group (missed after all,
+        // or an agent Zendesk does not know) must lose that assignee, or Zendesk refuses the
+        // group change.
+        unassign: plan.assignee_id.is_none() && plan.group_id.is_some(),
         group_id: plan.group_id,
         additional_tags: plan.tags.clone(),
         remove_tags: vec!["call_in_progress".into()],
@@ -205,6 +216,14 @@ pub(super) async fn answered(
     link_key: &str,
     answer: CallAnswer,
 ) -> Result<JobOutcome, JobOutcome> {
+    if !names_someone(&answer.agent) {
+        // The caller's own leg was answered (Twilio answers an inbound call itself when its
+        // TwiML runs): no person took the call. Remembering it would make a call nobody picked
+        // up "answered", or, arriving after an agent's answer, forget that agent.
+        return Ok(JobOutcome::Done(
+            "answered without naming an agent; nothing to remember".into(),
+        ));
+    }
     let agent_json = serde_json::to_string(&answer.agent).unwrap_or_default();
     state
         .store
@@ -214,10 +233,18 @@ pub(super) async fn answered(
     let Some(ticket_id) = ticket_of(state, link_key).await? else {
         return Ok(JobOutcome::Done(format!(
             "{} answered; the ticket is created when the call ends",
-            answer.agent.label()
+            agent_label(&answer.agent)
         )));
     };
-    if !opened_on_ring(state, link_key).await? {
+    let completed = state
+        .store
+        .get_link(CALL_COMPLETED_LINK, link_key)
+        .await
+        .map_err(store_err)?
+        .is_some();
+    if completed || !opened_on_ring(state, link_key).await? {
+        // An answer delivered after the call's end (late or out of order) must not undo the
+        // assignment the end made, such as the last agent of a transfer.
         return Ok(JobOutcome::Done(
             "answered after the ticket was completed; nothing to change".into(),
         ));
@@ -247,7 +274,7 @@ pub(super) async fn answered(
     let Some(agent) = agent else {
         return Ok(JobOutcome::Done(format!(
             "{} answered but is not a Zendesk agent",
-            answer.agent.label()
+            agent_label(&answer.agent)
         )));
     };
     let update = TicketUpdate {
@@ -264,6 +291,41 @@ pub(super) async fn answered(
         "ticket {ticket_id} assigned to {} on answer",
         agent.name
     )))
+}
+
+/// How long a disposition waits before looking for its call's ticket again. It usually comes
+/// seconds before the call's end event, so it looks again soon, then less often: the worker's
+/// first retry delay, doubled after each wait, at most [`DISPOSITION_RECHECK_MAX_SECS`].
+fn disposition_recheck(worker: &WorkerConfig, snoozes: u32) -> chrono::Duration {
+    let cap = std::time::Duration::from_secs(DISPOSITION_RECHECK_MAX_SECS).min(worker.backoff_cap);
+    let wait = worker
+        .backoff_base
+        .saturating_mul(1 << snoozes.min(16))
+        .min(cap);
+    chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(30))
+}
+
+/// An agent for notes: [`AgentRef::label`], or the number when the provider gave nothing else
+/// (In-Call and Twilio name agents by number only).
+fn agent_label(agent: &AgentRef) -> String {
+    let named = agent.name.as_deref().is_some_and(|n| !n.trim().is_empty())
+        || agent.email().is_some()
+        || agent
+            .extension
+            .as_deref()
+            .is_some_and(|e| !e.trim().is_empty());
+    match agent.phone.as_deref().map(str::trim) {
+        Some(phone) if !named && !phone.is_empty() => phone.to_string(),
+        _ => agent.label(),
+    }
+}
+
+/// Whether an answer names an agent at all.
+fn names_someone(agent: &AgentRef) -> bool {
+    [&agent.email, &agent.name, &agent.extension, &agent.phone]
+        .into_iter()
+        .flatten()
+        .any(|v| !v.trim().is_empty())
 }
 
 /// The agent's disposition: tags, a field and an internal note on the call's ticket. A
@@ -285,7 +347,7 @@ pub(super) async fn disposition(
             )));
         }
         return Err(JobOutcome::Snooze {
-            until: now + chrono::Duration::seconds(30),
+            until: now + disposition_recheck(&state.worker, job.snoozes),
             reason: "waiting for the call's ticket".into(),
             pause_queue: false,
         });
@@ -332,4 +394,55 @@ pub(super) async fn disposition(
     Ok(JobOutcome::Done(format!(
         "disposition added to ticket {ticket_id}"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_waiting_disposition_looks_again_soon_then_less_often() {
+        let worker = WorkerConfig::default();
+        let waits: Vec<i64> = (0..7)
+            .map(|n| disposition_recheck(&worker, n).num_seconds())
+            .collect();
+        assert_eq!(waits, [2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(
+            disposition_recheck(&worker, u32::MAX),
+            chrono::Duration::seconds(30)
+        );
+        let quick = WorkerConfig {
+            backoff_base: Duration::from_millis(20),
+            backoff_cap: Duration::from_secs(1),
+            ..WorkerConfig::default()
+        };
+        assert_eq!(
+            disposition_recheck(&quick, 0),
+            chrono::Duration::milliseconds(20)
+        );
+        assert_eq!(disposition_recheck(&quick, 9), chrono::Duration::seconds(1));
+    }
+
+    #[test]
+    fn an_answer_without_an_agent_names_nobody() {
+        assert!(!names_someone(&AgentRef::default()));
+        let blank = AgentRef {
+            phone: Some(" ".into()),
+            ..AgentRef::default()
+        };
+        assert!(!names_someone(&blank));
+        let by_number = AgentRef {
+            phone: Some("+14155550115".into()),
+            ..AgentRef::default()
+        };
+        assert!(names_someone(&by_number));
+        assert_eq!(agent_label(&by_number), "+14155550115");
+        let named = AgentRef {
+            name: Some("Priya Sharma".into()),
+            ..by_number
+        };
+        assert_eq!(agent_label(&named), "Priya Sharma");
+    }
 }

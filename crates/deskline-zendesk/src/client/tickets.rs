@@ -168,7 +168,18 @@ impl ZendeskClient {
         update: &TicketUpdate,
     ) -> Result<Ticket, ZendeskError> {
         let path = format!("/api/v2/tickets/{id}");
-        let body = json_body(&UpdateBody { ticket: update }, &path)?;
+        let body = if update.unassign {
+            // `null` is how Zendesk clears a field; the typed field can only set one.
+            let mut value = serde_json::to_value(UpdateBody { ticket: update }).map_err(|e| {
+                ZendeskError::BadRequest {
+                    description: format!("not sent: cannot encode the body of {path}: {e}"),
+                }
+            })?;
+            value["ticket"]["assignee_id"] = serde_json::Value::Null;
+            json_body(&value, &path)?
+        } else {
+            json_body(&UpdateBody { ticket: update }, &path)?
+        };
         let answer = self
             .send(
                 Method::PUT,

@@ -196,6 +196,10 @@ pub struct TicketUpdate {
     /// New assignee by id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assignee_id: Option<u64>,
+    /// Clears the assignee (`"assignee_id": null`), e.g. when a call moves to a group its
+    /// agent is not in; wins over `assignee_id`.
+    #[serde(skip)]
+    pub unassign: bool,
     /// New assignee by email.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assignee_email: Option<String>,
