@@ -421,3 +421,27 @@ async fn directory_lists() {
     .collect();
     assert_eq!(pairs, want);
 }
+
+#[tokio::test]
+async fn an_update_can_clear_the_assignee() {
+    let (server, client) = server().await;
+    Mock::given(method("PUT"))
+        .and(path("/api/v2/tickets/7"))
+        .and(body_json(
+            json!({"ticket": {"assignee_id": null, "group_id": 20003}}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ticket": ticket_json(7)})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let update = TicketUpdate {
+        assignee_id: Some(30011),
+        unassign: true,
+        group_id: Some(20003),
+        ..Default::default()
+    };
+    assert_eq!(
+        client.update_ticket(7, &update).await.map(|t| t.id).ok(),
+        Some(7)
+    );
+}
