@@ -93,6 +93,7 @@ impl Harness {
             admin_token: ADMIN_TOKEN.to_string(),
             clock: app::system_clock(),
             worker_id: "deskline-bench".to_string(),
+            recording_link_key: None,
         };
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let service = app::start(resolved, runtime, listener)

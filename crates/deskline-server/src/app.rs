@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Resolved, ZendeskTarget};
 use crate::state::{AppState, Clock, Source, SystemClock};
 use crate::worker::{self, call_ticket::ZENDESK_QUEUE, directory};
-use crate::{admin, ingress, observe};
+use crate::{admin, ingress, observe, recordings};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,9 @@ pub enum StartError {
     /// The Zendesk account does not fit the configuration.
     #[error(transparent)]
     Preflight(#[from] crate::preflight::PreflightError),
+    /// A source uses deskline's recording links and there is no usable key to sign them.
+    #[error("recording links: {0}")]
+    RecordingLinks(String),
     /// The listener's address is unreadable.
     #[error("cannot read the listening address: {0}")]
     Address(#[from] std::io::Error),
@@ -53,6 +56,9 @@ pub struct Runtime {
     pub clock: Arc<dyn Clock>,
     /// Identifies this instance's worker in the job table.
     pub worker_id: String,
+    /// The key signing recording links when `server.recording_link_key` is not set (a generated
+    /// one, kept with the other generated secrets so links in tickets survive restarts).
+    pub recording_link_key: Option<String>,
 }
 
 impl Runtime {
@@ -95,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ingress::router())
         .merge(admin::router(state.clone()))
         .merge(observe::router())
+        .merge(recordings::router())
         // The ingress reads its body with its own, precise limit; this one guards the rest.
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .with_state(state)
@@ -107,6 +114,7 @@ pub async fn start(
     listener: TcpListener,
 ) -> Result<Service, StartError> {
     observe::metrics_handle();
+    let recording_links = recording_links(&resolved, runtime.recording_link_key.as_deref())?;
     let mut zconfig = ZendeskConfig::new(
         runtime.zendesk_url.clone(),
         runtime.zendesk_email.clone(),
@@ -146,6 +154,7 @@ pub async fn start(
         worker: Arc::new(resolved.config.worker.clone()),
         clock: runtime.clock,
         requester_locks: Arc::default(),
+        recording_links,
     };
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
@@ -180,6 +189,35 @@ pub async fn start(
         stop,
         tasks,
     })
+}
+
+/// The recording links' signer: from `server.recording_link_key`, else the runtime's key. Made
+/// whenever a key exists, so links already in tickets keep opening after a source switches back
+/// to provider links; required when a source uses deskline links.
+fn recording_links(
+    resolved: &Resolved,
+    runtime_key: Option<&str>,
+) -> Result<Option<Arc<recordings::RecordingLinks>>, StartError> {
+    let key = resolved
+        .config
+        .server
+        .recording_link_key
+        .as_deref()
+        .or(runtime_key)
+        .map(str::trim);
+    let links = recordings::links_from_key(key).map_err(StartError::RecordingLinks)?;
+    let needing = resolved
+        .sources
+        .iter()
+        .find(|s| s.recordings.deskline_links());
+    match (&links, needing) {
+        (None, Some(source)) => Err(StartError::RecordingLinks(format!(
+            "source {:?} uses link = \"deskline\", but no signing key was given; set \
+             server.recording_link_key (at least 32 bytes, e.g. `openssl rand -hex 32`)",
+            source.name
+        ))),
+        _ => Ok(links),
+    }
 }
 
 /// The system clock, shared.

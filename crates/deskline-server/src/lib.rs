@@ -10,5 +10,6 @@ pub mod lookup;
 pub mod observe;
 pub mod preflight;
 pub mod preview;
+pub mod recordings;
 pub mod state;
 pub mod worker;

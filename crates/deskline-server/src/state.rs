@@ -55,6 +55,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// One requester look-up at a time per number (or shared requester) in this process.
     pub requester_locks: Arc<KeyedLocks>,
+    /// Signs and serves deskline's recording links; `None` when no key is configured.
+    pub recording_links: Option<Arc<crate::recordings::RecordingLinks>>,
 }
 
 /// Locks by key, so jobs of this process do one thing at a time per key (for example, the

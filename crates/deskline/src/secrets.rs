@@ -1,5 +1,6 @@
 //! Secrets deskline generates for itself when the configuration gives none (the admin token,
-//! and source secrets in sandbox mode), kept in the data directory so they survive restarts.
+//! the recording link key, and source secrets in sandbox mode), kept in the data directory so
+//! they survive restarts.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,10 @@ pub struct GeneratedSecrets {
     /// Source secrets by source name.
     #[serde(default)]
     pub sources: BTreeMap<String, String>,
+    /// Signs recording links; links in tickets stop opening if it changes. Absent from files
+    /// written before recording links existed, so generated on the next start.
+    #[serde(default)]
+    pub recording_link_key: String,
 }
 
 /// A random secret of 40 letters and digits.
@@ -50,6 +55,12 @@ impl GeneratedSecrets {
         let mut changed = false;
         if self.admin_token.is_empty() {
             self.admin_token = random_secret();
+            changed = true;
+        }
+        // Generated even when no source uses deskline links yet, so that turning them on
+        // needs no new secret (40 characters: above the signer's 32-byte minimum).
+        if self.recording_link_key.is_empty() {
+            self.recording_link_key = random_secret();
             changed = true;
         }
         for name in sources {

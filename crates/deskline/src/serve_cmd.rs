@@ -139,6 +139,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         admin_token,
         clock: app::system_clock(),
         worker_id: format!("deskline-{}", std::process::id()),
+        // Used only when server.recording_link_key is not set.
+        recording_link_key: Some(secrets.recording_link_key.clone()),
     };
     let service = app::start(resolved, runtime, listener).await?;
     println!("deskline is running on {base}");

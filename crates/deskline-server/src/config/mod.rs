@@ -1,6 +1,7 @@
 //! Configuration: embedded defaults, then a TOML file, then `DESKLINE_*` environment variables
 //! (`DESKLINE_ZENDESK__API_TOKEN` sets `zendesk.api_token`). See docs/configuration.md.
 
+mod recordings;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+pub use recordings::{
+    MyOperatorPull, RecordingsConfig, ResolvedRecordings, DEFAULT_MYOPERATOR_API_URL,
+};
 pub use validate::{validate, ConfigError, Resolved, ResolvedSource, ZendeskTarget};
 
 /// The whole configuration file.
@@ -48,6 +52,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Bearer token for `/admin/*`; generated and kept in the data directory when absent.
     pub admin_token: Option<String>,
+    /// Key signing deskline's recording links (at least 32 bytes); generated and kept in the
+    /// data directory when absent.
+    pub recording_link_key: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +64,7 @@ impl Default for ServerConfig {
             public_url: None,
             max_body_bytes: 256 * 1024,
             admin_token: None,
+            recording_link_key: None,
         }
     }
 }
@@ -243,6 +251,9 @@ pub struct SourceConfig {
     /// One ticket per call (default), per caller within a window, or missed calls rolled up.
     #[serde(default)]
     pub threading: ThreadingPolicy,
+    /// Which recording link tickets get: the provider's (default) or deskline's stable one.
+    #[serde(default)]
+    pub recordings: RecordingsConfig,
 }
 
 /// `[sources.NAME.shared_requester]`
@@ -302,6 +313,7 @@ impl SourceConfig {
             business_hours: None,
             after_hours: None,
             threading: ThreadingPolicy::default(),
+            recordings: RecordingsConfig::default(),
         }
     }
 }

@@ -122,6 +122,8 @@ pub struct ResolvedSource {
     pub mapping: Option<deskline_core::sources::generic::GenericMapping>,
     /// How calls join tickets.
     pub threading: deskline_core::threading::ThreadingPolicy,
+    /// Which recording link tickets get, and how a fresh provider link is fetched.
+    pub recordings: super::ResolvedRecordings,
 }
 
 /// A checked configuration.
@@ -263,6 +265,7 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
             "use at least 1024 (default 262144)".into(),
         );
     }
+    super::recordings::check_link_key(&config.server, &mut add);
     if config.worker.concurrency == 0 {
         add("worker.concurrency", "is 0".into(), "use at least 1".into());
     }
@@ -419,7 +422,11 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
         if let Err(problems) = s.threading.validate() {
             prefix(problems, &mut add);
         }
-        if let (Some(phones), Some(time_zone), Some(templates)) = (phones, tz, templates) {
+        let recordings =
+            super::recordings::resolve(name, s.kind, &s.recordings, &config.server, &mut add);
+        if let (Some(phones), Some(time_zone), Some(templates), Some(recordings)) =
+            (phones, tz, templates, recordings)
+        {
             sources.push(ResolvedSource {
                 name: name.clone(),
                 kind: s.kind,
@@ -446,6 +453,7 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
                 threading: s.threading.clone(),
                 open_ticket_on_ring: s.open_ticket_on_ring,
                 disposition_field: s.disposition_field,
+                recordings,
             });
         }
     }

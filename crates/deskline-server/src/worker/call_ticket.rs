@@ -195,6 +195,10 @@ async fn ended(
         ));
     }
     call_events::apply_answer_events(state, link_key, &mut call).await?;
+    // Before planning, so the field, the note and the voice comment all get the same link.
+    crate::recordings::use_stable_link(state, &source.config, &mut call)
+        .await
+        .map_err(store_err)?;
     let existing_ticket = ticket_of(state, link_key).await?;
     let last_sync = synced_at(state).await?;
     let mut dir = directory_for(state, source, &call).await?;

@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use deskline_core::plan::CallFields;
 use deskline_server::app::{self, Runtime, Service, StartError};
-use deskline_server::config::{validate, Config, SourceConfig};
+use deskline_server::config::{validate, Config, SourceConfig, SourceKind};
 use deskline_store::SqliteStore;
-use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode, Url};
 use serde_json::{json, Value};
 use tempfile::TempDir;
+use zendesk_sandbox::seed::SeedTicketField;
 use zendesk_sandbox::{SandboxConfig, SandboxHandle};
 
 /// The source's shared secret.
@@ -42,6 +43,23 @@ pub const FIELD_DIRECTION: u64 = 10002;
 pub const FIELD_DURATION: u64 = 10003;
 pub const FIELD_RECORDING: u64 = 10004;
 pub const FIELD_CALLER: u64 = 10005;
+/// Seeded agents with a Zendesk phone: Priya +919810000011, Arjun +919810000012, Kavya
+/// +919810000013, Emily +14155550115.
+pub const ARJUN: u64 = 30012;
+pub const KAVYA: u64 = 30013;
+pub const EMILY: u64 = 30015;
+/// A text field for dispositions, added to the seed by [`sandbox_with_disposition_field`].
+pub const FIELD_DISPOSITION: u64 = 10006;
+
+/// The other providers' sources, as [`spawn_app_with_sources`] configures them.
+pub const TWILIO: &str = "twilio";
+/// Twilio signs with the account's auth token.
+pub const TWILIO_AUTH_TOKEN: &str = "e2e-twilio-auth-token-0123456789";
+pub const AIRCALL: &str = "aircall";
+/// The token in examples/aircall/*.json.
+pub const AIRCALL_TOKEN: &str = "5f0c2e7a9b4d4c1e8a6f3b2d1c0e9f87";
+pub const EXOTEL: &str = "exotel";
+pub const EXOTEL_SECRET: &str = "e2e-exotel-secret-0123456789";
 
 /// The example payloads a MyOperator account really sends.
 const ANSWERED: &str = include_str!("../../../../examples/myoperator/after-call-answered.json");
@@ -54,6 +72,40 @@ pub fn sandbox_config() -> SandboxConfig {
         rate_limit_per_minute: Some(100_000),
         ..SandboxConfig::default()
     }
+}
+
+/// [`sandbox_config`] with one more ticket field, a text field for dispositions.
+pub fn sandbox_with_disposition_field() -> SandboxConfig {
+    let mut config = sandbox_config();
+    config.seed.ticket_fields.push(SeedTicketField {
+        id: Some(FIELD_DISPOSITION),
+        title: "Call disposition".to_string(),
+        field_type: "text".to_string(),
+        description: String::new(),
+        options: Vec::new(),
+        regexp_for_validation: None,
+    });
+    config
+}
+
+/// The seed's call fields.
+pub fn call_fields() -> CallFields {
+    CallFields {
+        call_id: Some(FIELD_CALL_ID),
+        direction: Some(FIELD_DIRECTION),
+        duration: Some(FIELD_DURATION),
+        recording_url: Some(FIELD_RECORDING),
+        caller_number: Some(FIELD_CALLER),
+    }
+}
+
+/// A source of `kind` with `secret`, mapped to the seed's call fields, in India time.
+pub fn source_config(kind: SourceKind, secret: &str) -> SourceConfig {
+    let mut source = SourceConfig::myoperator(Some(secret.to_string()));
+    source.kind = kind;
+    source.time_zone = "Asia/Kolkata".to_string();
+    source.fields = call_fields();
+    source
 }
 
 /// The test configuration: a remote Zendesk at `sandbox_url`, one MyOperator source mapped to
@@ -72,15 +124,7 @@ pub fn test_config(sandbox_url: &str, dir: &TempDir) -> Config {
     config.worker.backoff_base = Duration::from_millis(20);
     config.worker.backoff_cap = Duration::from_secs(1);
     config.worker.poll_interval = Duration::from_millis(20);
-    let mut source = SourceConfig::myoperator(Some(SECRET.to_string()));
-    source.time_zone = "Asia/Kolkata".to_string();
-    source.fields = CallFields {
-        call_id: Some(FIELD_CALL_ID),
-        direction: Some(FIELD_DIRECTION),
-        duration: Some(FIELD_DURATION),
-        recording_url: Some(FIELD_RECORDING),
-        caller_number: Some(FIELD_CALLER),
-    };
+    let source = source_config(SourceKind::Myoperator, SECRET);
     config.sources.insert(SOURCE.to_string(), source);
     config
 }
@@ -115,6 +159,22 @@ pub async fn spawn_app_with(
     }
 }
 
+/// Starts the sandbox (with the disposition field) and deskline with the test configuration
+/// plus `sources` (name and configuration; the MyOperator source stays), changed by
+/// `configure`.
+pub async fn spawn_app_with_sources(
+    sources: Vec<(&str, SourceConfig)>,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
+    spawn_app_with(sandbox_with_disposition_field(), |config| {
+        for (name, source) in sources {
+            config.sources.insert(name.to_string(), source);
+        }
+        configure(config);
+    })
+    .await
+}
+
 /// Like [`spawn_app_with`], returning `app::start`'s error instead of panicking.
 pub async fn try_spawn_app_with(
     sandbox: SandboxConfig,
@@ -147,6 +207,7 @@ pub async fn try_spawn_app_with(
         admin_token: ADMIN_TOKEN.to_string(),
         clock: app::system_clock(),
         worker_id: "e2e-worker".to_string(),
+        recording_link_key: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -215,6 +276,22 @@ impl TestApp {
         assert_eq!(status, StatusCode::ACCEPTED, "delivery answered {body}");
     }
 
+    /// `source`'s hook URL, as deskline is reached on loopback.
+    pub fn hook_url(&self, source: &str) -> String {
+        format!("{}/hooks/{source}", self.url)
+    }
+
+    /// A POST to `source`'s hook, without credentials.
+    pub fn hook_to(&self, source: &str) -> RequestBuilder {
+        self.http.post(self.hook_url(source))
+    }
+
+    /// Posts a MyOperator payload (any webhook) with the secret header: status and JSON body.
+    pub async fn post_myoperator(&self, payload: &Value) -> (StatusCode, Value) {
+        answer(self.post_call(payload).await).await
+    }
+
+    // --- deskline's admin API -----------------------------------------------------------------
     // --- deskline's admin API -----------------------------------------------------------------
 
     /// A request to deskline's admin API with the bearer token.
@@ -269,6 +346,57 @@ impl TestApp {
             let (status, body) = self.admin_get(&path).await;
             assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
             body["ticket_id"].as_u64()
+        })
+        .await
+    }
+
+    /// Waits until the call of `source` has a ticket; its id.
+    pub async fn wait_for_ticket_of(&self, source: &str, call_id: &str) -> u64 {
+        let path = format!("/admin/calls/{source}/{call_id}");
+        eventually(&format!("a ticket for {source} call {call_id}"), || async {
+            let (status, body) = self.admin_get(&path).await;
+            assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+            body["ticket_id"].as_u64()
+        })
+        .await
+    }
+
+    /// Waits until no job is left to run (each completed, discarded or cancelled) and returns
+    /// every job. A snoozed job (a disposition waiting for its ticket) is not finished.
+    pub async fn wait_until_settled(&self) -> Vec<Value> {
+        eventually("every job to finish", || async {
+            let jobs = self.jobs(None).await;
+            let finished = |j: &Value| {
+                matches!(
+                    j["state"].as_str(),
+                    Some("completed" | "discarded" | "cancelled")
+                )
+            };
+            jobs.iter().all(finished).then_some(jobs)
+        })
+        .await
+    }
+
+    /// Waits until no job is left to run and checks that every one completed; returns them.
+    pub async fn settle(&self) -> Vec<Value> {
+        let jobs = self.wait_until_settled().await;
+        for j in &jobs {
+            assert_eq!(j["state"], "completed", "every job completes: {j:#}");
+        }
+        jobs
+    }
+
+    /// Polls ticket `id` in the sandbox until `test` holds; the ticket.
+    pub async fn wait_for_ticket_state(
+        &self,
+        id: u64,
+        what: &str,
+        test: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let test = &test;
+        eventually(&format!("ticket {id}: {what}"), || async move {
+            let t = self.ticket(id).await;
+            test(&t).then_some(t)
         })
         .await
     }
@@ -354,6 +482,28 @@ impl TestApp {
         body["tickets"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The only ticket with this external id (fails when there are none or several).
+    pub async fn only_ticket(&self, external_id: &str) -> Value {
+        let tickets = self.tickets_with_external_id(external_id).await;
+        assert_eq!(
+            tickets.len(),
+            1,
+            "exactly one ticket with external id {external_id}: {tickets:#?}"
+        );
+        tickets.into_iter().next().unwrap_or_default()
+    }
+
+    /// How many requests of `method` to a path starting with `prefix` the sandbox logged.
+    pub async fn count_requests(&self, method: &str, prefix: &str) -> usize {
+        self.sandbox_requests(0)
+            .await
+            .iter()
+            .filter(|e| {
+                e["method"] == method && e["path"].as_str().is_some_and(|p| p.starts_with(prefix))
+            })
+            .count()
+    }
+
     /// One ticket.
     pub async fn ticket(&self, id: u64) -> Value {
         self.sandbox_get(&format!("/api/v2/tickets/{id}"))
@@ -422,6 +572,60 @@ impl TestApp {
             .expect("DELETE /sandbox/faults");
         assert_eq!(r.status(), StatusCode::OK);
     }
+}
+
+/// Status and JSON body (null when the body is not JSON) of an answer.
+pub async fn answer(r: Response) -> (StatusCode, Value) {
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+// --- forms ---------------------------------------------------------------------------------------
+
+/// The pairs of a form-encoded body (or query string), in order.
+pub fn form_pairs(form: &str) -> Vec<(String, String)> {
+    let url = Url::parse(&format!("http://form.invalid/?{}", form.trim())).expect("a form");
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Form-encodes pairs.
+pub fn form_encode(pairs: &[(String, String)]) -> String {
+    let mut url = Url::parse("http://form.invalid/").expect("a URL");
+    url.query_pairs_mut().extend_pairs(pairs);
+    url.query().unwrap_or_default().to_string()
+}
+
+/// The form with each `(name, value)` set: replaced where present, else appended. An empty
+/// value removes the parameter.
+pub fn form_with(form: &str, changes: &[(&str, &str)]) -> String {
+    let mut pairs = form_pairs(form);
+    for (name, value) in changes {
+        let present = pairs.iter().any(|(k, _)| k == name);
+        if value.is_empty() {
+            pairs.retain(|(k, _)| k != name);
+        } else if present {
+            for (k, v) in pairs.iter_mut() {
+                if k == name {
+                    *v = (*value).to_string();
+                }
+            }
+        } else {
+            pairs.push(((*name).to_string(), (*value).to_string()));
+        }
+    }
+    form_encode(&pairs)
+}
+
+/// A comment's text (`body`, as the sandbox answers it).
+pub fn comment_body(comment: &Value) -> &str {
+    comment["body"].as_str().unwrap_or_default()
+}
+
+/// Whether a ticket has `tag`.
+pub fn has_tag(ticket: &Value, tag: &str) -> bool {
+    tags(ticket).iter().any(|t| t == tag)
 }
 
 // --- payloads ----------------------------------------------------------------------------------
