@@ -239,6 +239,8 @@ async fn ended(
     }
     let requester_id = requester::resolve(state, &job.queue, &plan.requester).await?;
 
+    // Held until the ticket is remembered (dropped on return).
+    let _caller = threading::lock_caller(state, source, &call).await;
     if let Some(ticket_id) = threading::appended(state, job, source, &call, &plan).await? {
         link(state, link_key, ticket_id).await?;
         mark_completed(state, link_key, ticket_id).await?;

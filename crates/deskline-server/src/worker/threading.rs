@@ -31,6 +31,19 @@ fn caller_key(source: &Source, call: &CallRecord) -> Option<String> {
         .map(|p| format!("{}:{}", source.config.name, p))
 }
 
+/// Holds the caller's threading lock in this process, when the source threads calls and the
+/// caller has a number: from the look-up of the recent ticket to [`remember`], so that calls
+/// from one number processed together (a backlog after an outage, a quick ring-back) see each
+/// other's tickets instead of each opening one.
+pub(super) async fn lock_caller(
+    state: &AppState,
+    source: &Source,
+    call: &CallRecord,
+) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    let key = caller_key(source, call).filter(|_| source.config.threading.window().is_some())?;
+    Some(state.requester_locks.lock(&format!("thread:{key}")).await)
+}
+
 /// Appends the call to the caller's recent ticket when the source's policy says so; the
 /// ticket's id, or `None` when a new ticket should be created.
 pub(super) async fn appended(
@@ -105,6 +118,17 @@ pub(super) async fn remember(
     let Some(key) = caller_key(source, call) else {
         return Ok(());
     };
+    let previous = state
+        .store
+        .get_link(CALLER_TICKET_LINK, &key)
+        .await
+        .map_err(store_err)?
+        .and_then(|l| serde_json::from_str::<LastCall>(&l.value).ok());
+    if previous.is_some_and(|p| p.ticket_id == ticket_id && p.last_call_at > call.started_at) {
+        // An earlier call appended late (out of order): the ticket's last call stays the
+        // later one, so the window still runs from it.
+        return Ok(());
+    }
     let value = LastCall {
         ticket_id,
         last_call_at: call.started_at,
