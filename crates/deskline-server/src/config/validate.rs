@@ -422,6 +422,15 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
         if let Err(problems) = s.threading.validate() {
             prefix(problems, &mut add);
         }
+        if s.open_ticket_on_ring && s.threading.window().is_some() {
+            // A ticket opened at ringing belongs to that call before anyone knows whether it
+            // should join the caller's recent ticket.
+            add(
+                &key("threading"),
+                "cannot be combined with open_ticket_on_ring".into(),
+                "use threading mode per_call, or set open_ticket_on_ring = false".into(),
+            );
+        }
         let recordings =
             super::recordings::resolve(name, s.kind, &s.recordings, &config.server, &mut add);
         if let (Some(phones), Some(time_zone), Some(templates), Some(recordings)) =

@@ -181,3 +181,15 @@ fn the_command_line_variables_are_not_configuration() {
         Ok(())
     });
 }
+
+#[test]
+fn threading_and_opening_tickets_on_ring_do_not_mix() {
+    let mut c = remote();
+    let mut s = SourceConfig::myoperator(Some("0123456789abcdef0123".into()));
+    s.open_ticket_on_ring = true;
+    s.threading = deskline_core::threading::ThreadingPolicy::PerCaller { window_minutes: 30 };
+    c.sources.insert("myoperator".into(), s);
+    let err = validate(c).unwrap_err();
+    assert_eq!(keys(&err), ["sources.myoperator.threading"]);
+    assert!(err.to_string().contains("open_ticket_on_ring"), "{err}");
+}
