@@ -607,7 +607,7 @@ fn envelope_fields_give_direction_numbers_and_ringing() {
         json!({"agents": [{"email": "a@x.test"}, "9810000012"], "agent": {"email": "b@x.test"}}),
     ));
     let ringing: Vec<String> = s.ringing.iter().map(AgentRef::label).collect();
-    assert_eq!(ringing, ["a@x.test", "unknown agent", "b@x.test"]);
+    assert_eq!(ringing, ["a@x.test", "+919810000012", "b@x.test"]);
     assert_eq!(s.ringing[1].phone.as_deref(), Some("+919810000012"));
 }
 
