@@ -99,6 +99,7 @@ impl Service {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ingress::router())
+        .merge(crate::zendesk_hook::router())
         .merge(admin::router(state.clone()))
         .merge(observe::router())
         .merge(recordings::router())
@@ -145,6 +146,15 @@ pub async fn start(
         sources: Arc::new(sources),
         admin_token: Arc::from(runtime.admin_token.as_str()),
         max_body_bytes: resolved.config.server.max_body_bytes,
+        zendesk_webhook_secret: resolved
+            .config
+            .zendesk
+            .webhook_secret
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(Arc::from),
+        zendesk_webhook_max_skew: resolved.config.zendesk.webhook_max_skew,
         public_url: resolved
             .config
             .server

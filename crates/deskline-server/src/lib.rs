@@ -13,3 +13,4 @@ pub mod preview;
 pub mod recordings;
 pub mod state;
 pub mod worker;
+pub mod zendesk_hook;

@@ -47,6 +47,10 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// The configured Zendesk webhook signing secret, if any (else the stored one is used).
+    pub zendesk_webhook_secret: Option<Arc<str>>,
+    /// Largest accepted distance between a Zendesk webhook's timestamp and now.
+    pub zendesk_webhook_max_skew: std::time::Duration,
     /// The public base URL (for signature checks that cover the URL), without a trailing `/`.
     pub public_url: Option<String>,
     /// Worker settings.

@@ -106,6 +106,12 @@ pub struct ZendeskConfig {
     /// Timeout of one Zendesk request.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// The signing secret of the webhook Zendesk calls deskline with; when absent, the one
+    /// stored by provisioning is used, and with neither, Zendesk webhooks are refused.
+    pub webhook_secret: Option<String>,
+    /// How far a Zendesk webhook's signature timestamp may be from now (replay protection).
+    #[serde(with = "humantime_serde")]
+    pub webhook_max_skew: Duration,
 }
 
 impl Default for ZendeskConfig {
@@ -119,6 +125,8 @@ impl Default for ZendeskConfig {
             plan: "enterprise".to_string(),
             requests_per_minute: None,
             timeout: Duration::from_secs(30),
+            webhook_secret: None,
+            webhook_max_skew: Duration::from_secs(300),
         }
     }
 }
