@@ -4,6 +4,7 @@
 pub mod call;
 pub mod directory;
 pub mod event;
+pub mod handoff;
 pub mod hours;
 pub mod phone;
 pub mod plan;
