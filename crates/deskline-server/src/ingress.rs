@@ -43,7 +43,12 @@ fn kept_headers(headers: &HeaderMap, secret_header: &str) -> Value {
     Value::Object(out)
 }
 
-async fn read_body(body: Body, limit: usize, headers: &HeaderMap) -> Result<Vec<u8>, HttpError> {
+/// Reads a request body up to `limit` bytes; larger bodies (declared or sent) are a 413.
+pub(crate) async fn read_body(
+    body: Body,
+    limit: usize,
+    headers: &HeaderMap,
+) -> Result<Vec<u8>, HttpError> {
     let too_large = || {
         HttpError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

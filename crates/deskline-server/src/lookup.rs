@@ -2,7 +2,7 @@
 //! agents a call names (by email or number), those of the number table, and the groups the
 //! source may route to.
 
-use deskline_core::call::CallRecord;
+use deskline_core::call::{AgentRef, CallRecord};
 use deskline_core::directory::StaticDirectory;
 use deskline_core::plan::{DirectoryAgent, GroupRef};
 use deskline_store::{Store, StoreError};
@@ -36,12 +36,21 @@ pub async fn directory_for(
     source: &ResolvedSource,
     call: &CallRecord,
 ) -> Result<StaticDirectory, StoreError> {
-    let mut dir = StaticDirectory::new();
     let agents = call
         .legs
         .iter()
         .flat_map(|l| l.agents.iter())
         .chain(call.answered_by.iter());
+    directory_for_agents(store, source, agents).await
+}
+
+/// The directory entries for these agents, the number table and the source's groups.
+pub async fn directory_for_agents<'a>(
+    store: &dyn Store,
+    source: &ResolvedSource,
+    agents: impl Iterator<Item = &'a AgentRef>,
+) -> Result<StaticDirectory, StoreError> {
+    let mut dir = StaticDirectory::new();
     for agent in agents {
         if let Some(phone) = agent.phone.as_deref() {
             if let Some(a) = store.agent_by_phone(phone).await? {

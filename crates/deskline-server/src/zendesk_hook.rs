@@ -4,7 +4,7 @@
 //! refused outright when no signing secret is known. A verified event is stored durably, and
 //! deduplicated, before the answer.
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -71,16 +71,7 @@ async fn receive(
             "no Zendesk webhook signing secret is configured, so no Zendesk webhook is accepted: set zendesk.webhook_secret",
         ));
     };
-    let raw = to_bytes(body, state.max_body_bytes).await.map_err(|_| {
-        HttpError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!(
-                "the request body is larger than {} bytes",
-                state.max_body_bytes
-            ),
-        )
-    })?;
+    let raw = crate::ingress::read_body(body, state.max_body_bytes, &headers).await?;
     let header = |name: &'static str| {
         headers
             .get(name)

@@ -3,7 +3,6 @@
 //! through the `call_ticket` link, so however the events arrive there is one ticket per call.
 
 use deskline_core::call::{AgentRef, CallRecord, Direction, Outcome, Provider};
-use deskline_core::directory::StaticDirectory;
 use deskline_core::event::{CallAnswer, CallStart, Disposition};
 use deskline_core::plan::{match_agent, tag_slug, RequesterPlan, TicketPlan};
 use deskline_store::Job;
@@ -250,26 +249,13 @@ pub(super) async fn answered(
         ));
     }
     synced_at(state).await?;
-    // The directory lookups take a call; this one holds just the answering agent.
-    let answered_call = CallRecord {
-        provider: answer.provider,
-        call_id: answer.call_id.clone(),
-        direction: Direction::Inbound,
-        customer: deskline_core::phone::PartyNumber::Withheld,
-        line: None,
-        started_at: answer.at,
-        ended_at: None,
-        total_seconds: 0,
-        talk_seconds: None,
-        outcome: Outcome::Answered,
-        answered_by: Some(answer.agent.clone()),
-        department: None,
-        location: None,
-        recording: None,
-        legs: Vec::new(),
-    };
-    let dir: StaticDirectory =
-        super::call_ticket::directory_for(state, source, &answered_call).await?;
+    let dir = crate::lookup::directory_for_agents(
+        state.store.as_ref(),
+        &source.config,
+        std::iter::once(&answer.agent),
+    )
+    .await
+    .map_err(store_err)?;
     let (agent, _) = match_agent(&answer.agent, &source.config.plan, &dir);
     let Some(agent) = agent else {
         return Ok(JobOutcome::Done(format!(
