@@ -21,25 +21,35 @@ use crate::state::AppState;
 
 /// The source name Zendesk's events are stored under.
 pub const ZENDESK_SOURCE: &str = "zendesk";
-/// Link kind and key of a signing secret stored by provisioning.
+/// Link kind and key of the signing secret of the trigger-connected webhook, stored by
+/// provisioning.
 pub const SIGNING_SECRET_LINK: (&str, &str) = ("zendesk_webhook", "signing_secret");
+/// Link kind and key of the signing secret of the event-subscription webhook. Zendesk cannot
+/// mix trigger-connected and event-subscription webhooks, and each webhook has its own secret,
+/// so a provisioned account has two.
+pub const EVENTS_SIGNING_SECRET_LINK: (&str, &str) = ("zendesk_webhook", "events_signing_secret");
 
 /// The Zendesk webhook route.
 pub fn router() -> Router<AppState> {
     Router::new().route("/zendesk/webhook", post(receive))
 }
 
-async fn signing_secret(state: &AppState) -> Result<Option<String>, HttpError> {
+/// The secrets a delivery may be signed with: the configured one, or those provisioning
+/// stored. Empty means no Zendesk webhook is accepted.
+async fn signing_secrets(state: &AppState) -> Result<Vec<String>, HttpError> {
     if let Some(s) = &state.zendesk_webhook_secret {
-        return Ok(Some(s.to_string()));
+        return Ok(vec![s.to_string()]);
     }
-    let (kind, key) = SIGNING_SECRET_LINK;
-    let link = state
-        .store
-        .get_link(kind, key)
-        .await
-        .map_err(|e| HttpError::storage(&e))?;
-    Ok(link.map(|l| l.value).filter(|v| !v.trim().is_empty()))
+    let mut secrets = Vec::new();
+    for (kind, key) in [SIGNING_SECRET_LINK, EVENTS_SIGNING_SECRET_LINK] {
+        let link = state
+            .store
+            .get_link(kind, key)
+            .await
+            .map_err(|e| HttpError::storage(&e))?;
+        secrets.extend(link.map(|l| l.value).filter(|v| !v.trim().is_empty()));
+    }
+    Ok(secrets)
 }
 
 /// What kind of Zendesk event a body is, and the key that recognises its redelivery: the
@@ -66,11 +76,12 @@ async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, HttpError> {
-    let Some(secret) = signing_secret(&state).await? else {
+    let secrets = signing_secrets(&state).await?;
+    if secrets.is_empty() {
         return Err(HttpError::unauthorized(
-            "no Zendesk webhook signing secret is configured, so no Zendesk webhook is accepted: set zendesk.webhook_secret",
+            "no Zendesk webhook signing secret is configured, so no Zendesk webhook is accepted: run `deskline zendesk provision` or set zendesk.webhook_secret",
         ));
-    };
+    }
     let raw = crate::ingress::read_body(body, state.max_body_bytes, &headers).await?;
     let header = |name: &'static str| {
         headers
@@ -80,15 +91,23 @@ async fn receive(
     };
     let timestamp = header("x-zendesk-webhook-signature-timestamp")?;
     let signature = header("x-zendesk-webhook-signature")?;
-    verify(
-        &Secret::new(secret),
-        timestamp,
-        &raw,
-        signature,
-        state.clock.now(),
-        state.zendesk_webhook_max_skew,
-    )
-    .map_err(|e| HttpError::unauthorized(e.to_string()))?;
+    // Every secret is tried (each comparison is constant-time), so the answer does not tell
+    // which webhook's secret came close.
+    let mut verified = Ok(());
+    for (i, secret) in secrets.into_iter().enumerate() {
+        let outcome = verify(
+            &Secret::new(secret),
+            timestamp,
+            &raw,
+            signature,
+            state.clock.now(),
+            state.zendesk_webhook_max_skew,
+        );
+        if i == 0 || outcome.is_ok() {
+            verified = outcome;
+        }
+    }
+    verified.map_err(|e| HttpError::unauthorized(e.to_string()))?;
     let value: Value = serde_json::from_slice(&raw)
         .map_err(|e| HttpError::bad_request("invalid_payload", format!("malformed JSON: {e}")))?;
     let (kind, dedupe_key) = classify(&value, &raw);
