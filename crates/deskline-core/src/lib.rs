@@ -2,6 +2,7 @@
 //! payloads into call records, and the pure ticket planner. No IO happens here.
 
 pub mod call;
+pub mod conversation;
 pub mod directory;
 pub mod event;
 pub mod handoff;

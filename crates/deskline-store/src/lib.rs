@@ -156,6 +156,41 @@ pub trait Store: Send + Sync + 'static {
     /// Removes the link for `kind`/`key`; true if there was one.
     async fn delete_link(&self, kind: &str, key: &str) -> Result<bool, StoreError>;
 
+    // --- Conversations ------------------------------------------------------------------------
+
+    /// Creates or overwrites a conversation, keyed by (source, session id); `created_at` keeps
+    /// the first write's time and `updated_at` becomes `now`.
+    async fn save_conversation(
+        &self,
+        conversation: &Conversation,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// One conversation.
+    async fn get_conversation(
+        &self,
+        source: &str,
+        session_id: &str,
+    ) -> Result<Option<Conversation>, StoreError>;
+
+    /// The conversations on a ticket, most recently changed first.
+    async fn conversations_for_ticket(
+        &self,
+        ticket_id: u64,
+    ) -> Result<Vec<Conversation>, StoreError>;
+
+    /// The most recently changed conversation that has a ticket and whose contact matches any
+    /// of `contact`'s identities (the external id only within `source`).
+    async fn latest_conversation_with_ticket(
+        &self,
+        source: &str,
+        contact: &ContactKeys,
+    ) -> Result<Option<Conversation>, StoreError>;
+
+    /// The newest phone conversation with exactly this E.164 number that has no ticket yet and
+    /// is not closed.
+    async fn open_phone_session(&self, e164: &str) -> Result<Option<Conversation>, StoreError>;
+
     // --- Agent directory ----------------------------------------------------------------------
 
     /// Replaces the whole directory in one transaction (a reader sees the old or the new one,

@@ -16,11 +16,18 @@ use crate::error::StoreError;
 
 /// (version, description, SQL), in order. Append only: an applied migration's text must never
 /// change, or sqlx refuses to start on a database it was applied to.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "conversation",
+        include_str!("../../migrations/sqlite/0002_conversation.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded;

@@ -6,6 +6,7 @@
 //! snapshot. Waiting for the lock is bounded by `busy_timeout`.
 
 mod codec;
+mod conversations;
 mod directory;
 mod events;
 mod jobs;
@@ -235,6 +236,41 @@ impl Store for SqliteStore {
 
     async fn delete_link(&self, kind: &str, key: &str) -> Result<bool, StoreError> {
         links::delete_link(&self.pool, kind, key).await
+    }
+
+    async fn save_conversation(
+        &self,
+        conversation: &Conversation,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        conversations::save(&self.pool, conversation, now).await
+    }
+
+    async fn get_conversation(
+        &self,
+        source: &str,
+        session_id: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        conversations::get(&self.pool, source, session_id).await
+    }
+
+    async fn conversations_for_ticket(
+        &self,
+        ticket_id: u64,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        conversations::for_ticket(&self.pool, ticket_id).await
+    }
+
+    async fn latest_conversation_with_ticket(
+        &self,
+        source: &str,
+        contact: &ContactKeys,
+    ) -> Result<Option<Conversation>, StoreError> {
+        conversations::latest_with_ticket_for_contact(&self.pool, source, contact).await
+    }
+
+    async fn open_phone_session(&self, e164: &str) -> Result<Option<Conversation>, StoreError> {
+        conversations::open_phone_session(&self.pool, e164).await
     }
 
     async fn replace_directory(

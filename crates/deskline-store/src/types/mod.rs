@@ -1,9 +1,11 @@
 //! The data the store keeps, as its callers see it: no SQL types leak out of here.
 
+mod conversation;
 mod directory;
 mod event;
 mod job;
 
+pub use conversation::{ContactKeys, Conversation};
 pub use directory::{
     normalize_email, normalize_name, AgentMismatch, DirectoryAgent, DirectoryGroup,
     DirectoryReplaced, DirectoryStatus,

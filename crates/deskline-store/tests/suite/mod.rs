@@ -5,6 +5,7 @@
 //! every test by construction and cannot forget one.
 
 pub mod claim;
+pub mod conversations;
 pub mod ingest;
 pub mod lifecycle;
 pub mod records;
@@ -54,6 +55,10 @@ macro_rules! store_suite {
             transitions_on_a_missing_job_are_not_found,
             attempts_are_recorded_with_the_job,
             list_and_count_jobs,
+        });
+        $crate::store_suite!(@module $harness; conversations {
+            conversations_save_and_find,
+            open_phone_sessions_match_exactly,
         });
         $crate::store_suite!(@module $harness; records {
             links_upsert_get_delete,
