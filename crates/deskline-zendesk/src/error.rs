@@ -170,6 +170,7 @@ impl ZendeskError {
                 operation: operation.to_string(),
                 description: field("description")
                     .or_else(|| field("error"))
+                    .or_else(|| json.as_ref().and_then(errors_list))
                     .unwrap_or_else(|| "no reason given".into()),
             },
             404 => ZendeskError::NotFound {
@@ -182,6 +183,7 @@ impl ZendeskError {
                 details: json
                     .as_ref()
                     .and_then(record_invalid_details)
+                    .or_else(|| json.as_ref().and_then(errors_list))
                     .or_else(|| field("description"))
                     .or_else(|| field("error"))
                     .unwrap_or_else(|| format!("HTTP {status} from {operation}")),
@@ -190,10 +192,16 @@ impl ZendeskError {
                 ZendeskError::IdempotencyMismatch
             }
             400..=499 => ZendeskError::BadRequest {
-                description: match (field("error"), field("description")) {
-                    (Some(e), Some(d)) => format!("{e}: {d} ({operation})"),
-                    (Some(x), None) | (None, Some(x)) => format!("{x} ({operation})"),
-                    (None, None) => format!("HTTP {status} from {operation}"),
+                description: match (
+                    field("error"),
+                    field("description"),
+                    json.as_ref().and_then(errors_list),
+                ) {
+                    (Some(e), Some(d), _) => format!("{e}: {d} ({operation})"),
+                    (Some(x), None, _) | (None, Some(x), _) | (None, None, Some(x)) => {
+                        format!("{x} ({operation})")
+                    }
+                    (None, None, None) => format!("HTTP {status} from {operation}"),
                 },
             },
             _ => ZendeskError::Transient {
@@ -281,6 +289,27 @@ fn record_invalid_details(body: &Value) -> Option<String> {
     }
 }
 
+/// `detail; detail` from the newer APIs' `{"errors": [{code, title, detail, ...}]}` answers
+/// (webhooks), or None without that list.
+fn errors_list(body: &Value) -> Option<String> {
+    let parts: Vec<String> = body
+        .get("errors")?
+        .as_array()?
+        .iter()
+        .filter_map(|e| {
+            ["detail", "title", "code"]
+                .iter()
+                .find_map(|k| e.get(*k).and_then(Value::as_str))
+                .map(clip)
+        })
+        .collect();
+    if parts.is_empty() {
+        None
+    } else {
+        Some(parts.join("; "))
+    }
+}
+
 /// Keeps Zendesk-provided text to a readable length, on a character boundary.
 fn clip(text: &str) -> String {
     if text.chars().count() <= MAX_TEXT {
@@ -331,6 +360,25 @@ mod tests {
             }
         );
         assert!(err.is_permanent());
+    }
+
+    #[test]
+    fn newer_apis_errors_lists_are_readable() {
+        let body = br#"{"errors":[{"code":"InvalidValue","title":"Invalid value",
+            "detail":"endpoint \"x\" is not an http or https URL","status":"400",
+            "source":{"pointer":"/webhook/endpoint"}},{"code":"MissingValue","title":"Missing value"}]}"#;
+        let err = ZendeskError::from_status(400, None, body, "POST /api/v2/webhooks");
+        assert_eq!(
+            err,
+            ZendeskError::BadRequest {
+                description: "endpoint \"x\" is not an http or https URL; Missing value \
+                              (POST /api/v2/webhooks)"
+                    .into()
+            }
+        );
+        let body = br#"{"errors":[{"code":"Forbidden","detail":"app-owned webhook"}]}"#;
+        let err = ZendeskError::from_status(403, None, body, "GET /api/v2/webhooks/1");
+        assert!(err.to_string().contains("app-owned webhook"), "{err}");
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! The client against the real sandbox over loopback HTTP: idempotent creates, paging the
-//! seeded directory, user upsert and phone search, and real error answers (422, 401, 404,
-//! 429 storms, dropped connections). The sandbox is written independently of this client, so
-//! agreement here is evidence, not an echo.
+//! seeded directory, user upsert and phone search, webhooks and triggers, and real error
+//! answers (422, 401, 404, 429 storms, dropped connections). The sandbox is written
+//! independently of this client, so agreement here is evidence, not an echo.
 
 use std::time::Duration;
 
 use deskline_zendesk::{
-    CustomField, IdempotencyLookup, NewComment, NewTicket, NewUser, Secret, TicketStatus,
-    TicketUpdate, UserRole, VoiceComment, ZendeskClient, ZendeskConfig, ZendeskError,
+    CustomField, IdempotencyLookup, NewComment, NewTicket, NewTrigger, NewUser, NewWebhook, Secret,
+    TicketStatus, TicketUpdate, TriggerAction, TriggerCondition, TriggerConditions, UserRole,
+    VoiceComment, ZendeskClient, ZendeskConfig, ZendeskError,
 };
 use serde_json::{json, Value};
 use zendesk_sandbox::{SandboxConfig, SandboxHandle};
@@ -359,4 +360,109 @@ async fn storms_and_dropped_connections_are_not_permanent() {
     sb.control(reqwest::Method::DELETE, "/sandbox/faults", None)
         .await;
     assert!(c.me().await.is_ok());
+}
+
+#[tokio::test]
+async fn webhooks_and_triggers_round_trip() {
+    let sb = sandbox(SandboxConfig::default()).await;
+    let c = &sb.client;
+    let hook = NewWebhook {
+        name: "replies".into(),
+        description: Some("test".into()),
+        endpoint: "http://127.0.0.1:9/zendesk/webhook".into(),
+        http_method: "POST".into(),
+        request_format: "json".into(),
+        status: "active".into(),
+        subscriptions: vec!["conditional_ticket_events".into()],
+    };
+    let created = c.create_webhook(&hook).await.expect("create webhook");
+    assert_eq!(created.name, "replies");
+    assert!(created.is_trigger_connected() && created.authentication.is_none());
+    let secret = c
+        .webhook_signing_secret(&created.id)
+        .await
+        .expect("signing secret");
+    let again = c
+        .webhook_signing_secret(&created.id)
+        .await
+        .expect("signing secret again");
+    assert!(!secret.secret.is_empty());
+    assert_eq!(secret.secret.expose(), again.secret.expose());
+
+    // A replace answers 204 and changes what it sends.
+    let moved = NewWebhook {
+        endpoint: "http://127.0.0.1:9/other".into(),
+        ..hook.clone()
+    };
+    c.update_webhook(&created.id, &moved)
+        .await
+        .expect("replace");
+    let listed = c.list_webhooks().await.expect("list webhooks");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].endpoint, "http://127.0.0.1:9/other");
+    // The connection method cannot change: the webhooks API's `errors` answer, read.
+    let events = NewWebhook {
+        subscriptions: vec!["zen:event-type:ticket.created".into()],
+        ..hook.clone()
+    };
+    match c.update_webhook(&created.id, &events).await {
+        Err(ZendeskError::BadRequest { description }) => {
+            assert!(description.contains("connection method"), "{description}")
+        }
+        other => panic!("expected BadRequest, got {other:?}"),
+    }
+
+    let trigger = NewTrigger {
+        title: "replies".into(),
+        description: None,
+        active: true,
+        conditions: TriggerConditions {
+            all: vec![
+                TriggerCondition::new("update_type", "is", "Change"),
+                TriggerCondition::new("comment_is_public", "is", "true"),
+            ],
+            any: vec![],
+        },
+        actions: vec![TriggerAction::notify_webhook(
+            &created.id,
+            "{\"id\":\"{{ticket.id}}\"}",
+        )],
+        category_id: None,
+    };
+    let t = c.create_trigger(&trigger).await.expect("create trigger");
+    assert!(t.active);
+    assert_eq!(t.conditions, trigger.conditions);
+    assert_eq!(t.actions, trigger.actions);
+    let off = NewTrigger {
+        active: false,
+        ..trigger.clone()
+    };
+    let updated = c.update_trigger(t.id, &off).await.expect("update trigger");
+    assert!(!updated.active);
+    let listed = c.list_triggers().await.expect("list triggers");
+    assert!(listed.iter().any(|x| x.id == t.id && !x.active));
+    // A condition the sandbox cannot evaluate is refused with a reason, not ignored.
+    let odd = NewTrigger {
+        conditions: TriggerConditions {
+            all: vec![TriggerCondition::new("satisfaction_score", "is", "good")],
+            any: vec![],
+        },
+        ..trigger.clone()
+    };
+    assert!(matches!(
+        c.create_trigger(&odd).await,
+        Err(ZendeskError::Invalid { .. })
+    ));
+
+    c.delete_trigger(t.id).await.expect("delete trigger");
+    c.delete_webhook(&created.id).await.expect("delete webhook");
+    assert!(matches!(
+        c.delete_trigger(t.id).await,
+        Err(ZendeskError::NotFound { .. })
+    ));
+    assert!(matches!(
+        c.delete_webhook(&created.id).await,
+        Err(ZendeskError::NotFound { .. })
+    ));
+    assert!(c.list_webhooks().await.expect("list").is_empty());
 }

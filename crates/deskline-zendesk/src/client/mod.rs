@@ -3,6 +3,7 @@
 
 mod directory;
 mod pages;
+mod rules;
 mod tickets;
 mod users;
 

@@ -6,11 +6,13 @@
 
 mod request;
 mod response;
+mod rules;
 
 use serde::{Deserialize, Serialize};
 
 pub use request::*;
 pub use response::*;
+pub use rules::*;
 
 /// A ticket's status (the status category when custom statuses are active).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -225,7 +225,7 @@ pub struct CreatedTicket {
 }
 
 /// `null` (or absent, with `default`) becomes the type's default.
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+pub(super) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Default + Deserialize<'de>,
@@ -234,7 +234,7 @@ where
 }
 
 /// A string, or a number kept as its text (Zendesk is not consistent about some ids).
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(super) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
         Some(Value::String(s)) => Some(s),
         Some(Value::Number(n)) => Some(n.to_string()),
@@ -243,7 +243,9 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
 }
 
 /// An ISO-8601 time, or `None` when absent or unreadable rather than failing the record.
-fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+pub(super) fn lenient_time<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
     Ok(Option::<Value>::deserialize(d)?
         .and_then(|v| v.as_str().map(str::to_string))
         .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())

@@ -17,8 +17,9 @@ mod oas;
 
 use chrono::{TimeZone, Utc};
 use deskline_zendesk::{
-    CustomField, NewComment, NewTicket, NewUser, Priority, Requester, Secret, TicketStatus,
-    TicketType, TicketUpdate, UserRole, VoiceComment, ZendeskClient, ZendeskConfig,
+    CustomField, NewComment, NewTicket, NewTrigger, NewUser, Priority, Requester, Secret,
+    TicketStatus, TicketType, TicketUpdate, TriggerAction, TriggerCondition, TriggerConditions,
+    UserRole, VoiceComment, ZendeskClient, ZendeskConfig,
 };
 use serde_json::{json, Map, Value};
 use wiremock::matchers::{method, path_regex};
@@ -62,6 +63,17 @@ async fn every_request_body_the_client_builds_matches_the_spec() {
     Mock::given(method("POST"))
         .and(path_regex("^/api/v2/users/create_or_update$"))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"user": {"id": 9}})))
+        .mount(&server)
+        .await;
+    // Webhooks are not in this OpenAPI file (Zendesk documents them separately); triggers are.
+    Mock::given(method("POST"))
+        .and(path_regex("^/api/v2/triggers$"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"trigger": {"id": 7}})))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path_regex("^/api/v2/triggers/[0-9]+$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"trigger": {"id": 7}})))
         .mount(&server)
         .await;
     let mut config = ZendeskConfig::new(server.uri(), "admin@example.com", Secret::new("t"));
@@ -174,8 +186,37 @@ async fn every_request_body_the_client_builds_matches_the_spec() {
         .await
         .expect("phone-only user");
 
+    let trigger = NewTrigger {
+        title: "deskline: public agent reply".into(),
+        description: Some("Managed by deskline".into()),
+        active: true,
+        conditions: TriggerConditions {
+            all: vec![
+                TriggerCondition::new("update_type", "is", "Change"),
+                TriggerCondition::new("current_via_id", "is_not", "5"),
+            ],
+            any: vec![],
+        },
+        actions: vec![TriggerAction::notify_webhook(
+            "01FMJQSY40HZBCBVPZB9212S8V",
+            "{\"ticket_id\":\"{{ticket.id}}\"}",
+        )],
+        category_id: Some("10026".into()),
+    };
+    client.create_trigger(&trigger).await.expect("trigger");
+    client
+        .update_trigger(
+            7,
+            &NewTrigger {
+                category_id: None,
+                ..trigger
+            },
+        )
+        .await
+        .expect("trigger update");
+
     let requests = server.received_requests().await.unwrap_or_default();
-    assert_eq!(requests.len(), 7);
+    assert_eq!(requests.len(), 9);
     let mut seen = Vec::new();
     for r in &requests {
         let (m, template) = template_of(r.method.as_str(), r.url.path());

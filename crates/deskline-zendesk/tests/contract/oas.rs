@@ -13,6 +13,8 @@ pub const COVERED: &[(&str, &str)] = &[
     ("post", "/api/v2/channels/voice/tickets"),
     ("put", "/api/v2/tickets/{ticket_id}"),
     ("post", "/api/v2/users/create_or_update"),
+    ("post", "/api/v2/triggers"),
+    ("put", "/api/v2/triggers/{trigger_id}"),
 ];
 
 fn spec_path() -> PathBuf {

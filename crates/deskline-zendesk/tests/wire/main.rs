@@ -1,9 +1,11 @@
 //! The client against a scripted HTTP server (wiremock): what goes on the wire for each method,
-//! how every kind of answer is classified, and how lists are paged.
+//! how every kind of answer is classified, and how lists are paged (tickets, users, the
+//! directory, webhooks and triggers).
 
 mod errors;
 mod pagination;
 mod requests;
+mod rules;
 
 use std::time::Duration;
 
