@@ -17,6 +17,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::phone::{PartyNumber, PhoneParser};
+
+pub mod ticket;
 use crate::plan::tag_slug;
 use crate::sources::{BodyKind, Inbound, SourceError};
 

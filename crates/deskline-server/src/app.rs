@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Resolved, ZendeskTarget};
 use crate::state::{AppState, Clock, Source, SystemClock};
+use crate::worker::reply_delivery::OUTBOUND_QUEUE;
 use crate::worker::{self, call_ticket::ZENDESK_QUEUE, directory};
 use crate::{admin, ingress, observe, recordings};
 
@@ -100,6 +101,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ingress::router())
         .merge(crate::zendesk_hook::router())
+        .merge(crate::sessions::router())
         .merge(admin::router(state.clone()))
         .merge(observe::router())
         .merge(recordings::router())
@@ -165,6 +167,13 @@ pub async fn start(
         clock: runtime.clock,
         requester_locks: Arc::default(),
         recording_links,
+        connectors: Arc::new(resolved.connectors),
+        outbound: reqwest::Client::builder()
+            .user_agent(concat!("deskline/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                StartError::Zendesk(format!("cannot build the outbound HTTP client: {e}"))
+            })?,
     };
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
@@ -185,6 +194,12 @@ pub async fn start(
     )));
     tasks.push(tokio::spawn(worker::rescue_periodically(
         state.clone(),
+        stopped.clone(),
+    )));
+    tasks.push(tokio::spawn(worker::run(
+        state.clone(),
+        OUTBOUND_QUEUE,
+        format!("{}-outbound", runtime.worker_id),
         stopped.clone(),
     )));
     tasks.push(tokio::spawn(worker::run(

@@ -108,6 +108,7 @@ fn verify_and_parse(
                 check_source_secret(headers, &source.config.secret_header, secret)?;
             }
         }
+        SourceKind::Handoff => check_source_secret(headers, &source.config.secret_header, secret)?,
     }
     parse_events(&source.config, inbound)
         .map_err(|e| HttpError::bad_request("invalid_payload", e.to_string()))
@@ -133,6 +134,10 @@ pub fn parse_events(
             Some(mapping) => generic::parse(inbound, phones, mapping),
             None => Ok(Vec::new()),
         },
+        // Handoffs are not calls; they have their own path (`handoff_hook`).
+        SourceKind::Handoff => Err(SourceError::Shape(
+            "a handoff source receives handoffs, not call events".to_string(),
+        )),
     }
 }
 
@@ -182,6 +187,10 @@ async fn receive(
         headers: &header_list,
         url: &url,
     };
+    if source.config.kind == SourceKind::Handoff {
+        let kept = kept_headers(&headers, &source.config.secret_header);
+        return crate::handoff_hook::receive(&state, &name, source, &headers, kept, &inbound).await;
+    }
     let events = verify_and_parse(source, &headers, &inbound)?;
     if events.is_empty() {
         // Events deskline has no use for (ringing on one agent, recordings, chat): answered 2xx

@@ -61,6 +61,10 @@ pub struct AppState {
     pub requester_locks: Arc<KeyedLocks>,
     /// Signs and serves deskline's recording links; `None` when no key is configured.
     pub recording_links: Option<Arc<crate::recordings::RecordingLinks>>,
+    /// Where agents' replies are delivered, by conversation channel.
+    pub connectors: Arc<crate::config::Connectors>,
+    /// The HTTP client for outbound connectors (each request sets its connector's timeout).
+    pub outbound: reqwest::Client,
 }
 
 /// Locks by key, so jobs of this process do one thing at a time per key (for example, the

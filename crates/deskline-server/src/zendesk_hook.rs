@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use deskline_store::{Ingested, NewInboundEvent};
+use deskline_store::{Ingested, NewInboundEvent, NewJob};
 use deskline_zendesk::signature::verify;
 use deskline_zendesk::Secret;
 use serde_json::{json, Value};
@@ -50,6 +50,55 @@ async fn signing_secrets(state: &AppState) -> Result<Vec<String>, HttpError> {
         secrets.extend(link.map(|l| l.value).filter(|v| !v.trim().is_empty()));
     }
     Ok(secrets)
+}
+
+/// The job that acts on Zendesk's ticket events and reply triggers (reply sync, conversation
+/// state).
+pub const ZENDESK_EVENT_JOB: &str = "zendesk_event";
+/// The job that ties a ticket Zendesk created (a Talk voice ticket) to a phone session.
+pub const VOICE_CORRELATION_JOB: &str = "voice_correlation";
+
+/// The ticket an event is about: `ticket_id` in deskline's trigger body, `detail.id` (or the
+/// `zen:ticket:<id>` subject) in an event envelope.
+pub fn ticket_id_of(body: &Value) -> Option<u64> {
+    let as_id = |v: &Value| match v {
+        Value::String(s) => s.trim().parse().ok(),
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    };
+    body.get("ticket_id")
+        .and_then(as_id)
+        .or_else(|| body.pointer("/detail/id").and_then(as_id))
+        .or_else(|| {
+            body.get("subject")
+                .and_then(Value::as_str)
+                .and_then(|s| s.strip_prefix("zen:ticket:"))
+                .and_then(|s| s.parse().ok())
+        })
+}
+
+/// The job for a stored Zendesk event, if deskline acts on its kind. Events of one ticket run
+/// in order, so a reply and the ticket being solved are applied as they happened.
+fn job_for(state: &AppState, kind: &str, dedupe_key: &str, body: &Value) -> Option<NewJob> {
+    let ticket_id = ticket_id_of(body)?;
+    let job_kind = match kind {
+        "zendesk.ticket.created" => VOICE_CORRELATION_JOB,
+        "zendesk.trigger" | "zendesk.ticket.comment_added" | "zendesk.ticket.status_changed" => {
+            ZENDESK_EVENT_JOB
+        }
+        _ => return None,
+    };
+    Some(
+        NewJob::new(
+            job_kind,
+            crate::worker::call_ticket::ZENDESK_QUEUE,
+            json!({"ticket_id": ticket_id, "kind": kind}),
+            state.clock.now(),
+        )
+        .max_attempts(state.worker.max_attempts)
+        .unique_key(format!("{job_kind}:{dedupe_key}"))
+        .ordering_key(format!("zendesk-ticket:{ticket_id}")),
+    )
 }
 
 /// What kind of Zendesk event a body is, and the key that recognises its redelivery: the
@@ -117,6 +166,9 @@ async fn receive(
         .filter(|(k, _)| k.as_str() != "x-zendesk-webhook-signature")
         .filter_map(|(k, v)| Some((k.as_str().to_string(), json!(v.to_str().ok()?))))
         .collect();
+    let jobs: Vec<NewJob> = job_for(&state, &kind, &dedupe_key, &value)
+        .into_iter()
+        .collect();
     let event = NewInboundEvent {
         source: ZENDESK_SOURCE.to_string(),
         kind: kind.clone(),
@@ -126,11 +178,9 @@ async fn receive(
         raw_body: raw.to_vec(),
         normalized: value,
     };
-    // Stored for the reply-sync and correlation work that reads Zendesk's events; no job is
-    // queued until that work exists.
     let outcome = state
         .store
-        .ingest(event, Vec::new())
+        .ingest(event, jobs)
         .await
         .map_err(|e| HttpError::storage(&e))?;
     Ok(match outcome {

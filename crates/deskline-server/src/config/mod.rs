@@ -1,6 +1,7 @@
 //! Configuration: embedded defaults, then a TOML file, then `DESKLINE_*` environment variables
 //! (`DESKLINE_ZENDESK__API_TOKEN` sets `zendesk.api_token`). See docs/configuration.md.
 
+mod handoff;
 mod recordings;
 mod validate;
 
@@ -17,6 +18,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+pub use handoff::{
+    Assignee, Connector, ConnectorConfig, Connectors, HandoffConfig, HandoffSettings,
+};
 pub use recordings::{
     MyOperatorPull, RecordingsConfig, ResolvedRecordings, DEFAULT_MYOPERATOR_API_URL,
 };
@@ -38,6 +42,8 @@ pub struct Config {
     pub directory: DirectoryConfig,
     /// Named event sources; each receives at `POST /hooks/{name}`.
     pub sources: BTreeMap<String, SourceConfig>,
+    /// Named outbound connectors that deliver agents' replies to conversation channels.
+    pub connectors: BTreeMap<String, ConnectorConfig>,
 }
 
 /// `[server]`
@@ -197,6 +203,8 @@ pub enum SourceKind {
     Exotel,
     /// Any provider, mapped by `[sources.NAME.mapping]` (see docs/providers/generic.md).
     Generic,
+    /// AI agent or chat widget handoffs (see docs/handoff.md).
+    Handoff,
 }
 
 /// `[sources.NAME]`
@@ -262,6 +270,8 @@ pub struct SourceConfig {
     /// Which recording link tickets get: the provider's (default) or deskline's stable one.
     #[serde(default)]
     pub recordings: RecordingsConfig,
+    /// For `kind = "handoff"`: how handoffs become tickets.
+    pub handoff: Option<HandoffConfig>,
 }
 
 /// `[sources.NAME.shared_requester]`
@@ -322,6 +332,7 @@ impl SourceConfig {
             after_hours: None,
             threading: ThreadingPolicy::default(),
             recordings: RecordingsConfig::default(),
+            handoff: None,
         }
     }
 }

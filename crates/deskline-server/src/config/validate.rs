@@ -124,6 +124,8 @@ pub struct ResolvedSource {
     pub threading: deskline_core::threading::ThreadingPolicy,
     /// Which recording link tickets get, and how a fresh provider link is fetched.
     pub recordings: super::ResolvedRecordings,
+    /// For handoff sources: how handoffs become tickets.
+    pub handoff: super::HandoffSettings,
 }
 
 /// A checked configuration.
@@ -137,6 +139,8 @@ pub struct Resolved {
     pub requests_per_minute: u32,
     /// The sources.
     pub sources: Vec<ResolvedSource>,
+    /// Where agents' replies are delivered, by channel.
+    pub connectors: super::Connectors,
 }
 
 fn plan_rate(plan: &str) -> Option<u32> {
@@ -431,6 +435,20 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
                 "use threading mode per_call, or set open_ticket_on_ring = false".into(),
             );
         }
+        let handoff = match (s.kind, &s.handoff) {
+            (SourceKind::Handoff, h) => {
+                super::handoff::resolve_handoff(name, &h.clone().unwrap_or_default(), &mut add)
+            }
+            (_, Some(_)) => {
+                add(
+                    &key("handoff"),
+                    "only applies to kind = \"handoff\"".into(),
+                    "remove it".into(),
+                );
+                super::HandoffSettings::default()
+            }
+            (_, None) => super::HandoffSettings::default(),
+        };
         let recordings =
             super::recordings::resolve(name, s.kind, &s.recordings, &config.server, &mut add);
         if let (Some(phones), Some(time_zone), Some(templates), Some(recordings)) =
@@ -463,9 +481,11 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
                 open_ticket_on_ring: s.open_ticket_on_ring,
                 disposition_field: s.disposition_field,
                 recordings,
+                handoff,
             });
         }
     }
+    let connectors = super::handoff::resolve_connectors(&config.connectors, &mut add);
     if !problems.is_empty() {
         return Err(ConfigError { problems });
     }
@@ -474,6 +494,7 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
         zendesk,
         requests_per_minute,
         sources,
+        connectors,
     })
 }
 

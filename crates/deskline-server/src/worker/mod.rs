@@ -6,8 +6,12 @@
 pub mod call_events;
 pub mod call_ticket;
 pub mod directory;
+pub mod handoff_ticket;
+pub mod reply_delivery;
+pub mod reply_sync;
 mod requester;
 mod threading;
+pub mod voice_correlation;
 
 use std::time::{Duration, Instant};
 
@@ -94,6 +98,10 @@ pub(crate) async fn wait_for_pause(state: &AppState, queue: &str) -> Result<(), 
 async fn run_job(state: &AppState, job: &Job) -> JobOutcome {
     match job.kind.as_str() {
         call_ticket::CALL_TICKET_JOB => call_ticket::run(state, job).await,
+        handoff_ticket::HANDOFF_TICKET_JOB => handoff_ticket::run(state, job).await,
+        crate::zendesk_hook::ZENDESK_EVENT_JOB => reply_sync::run(state, job).await,
+        reply_delivery::REPLY_DELIVERY_JOB => reply_delivery::run(state, job).await,
+        crate::zendesk_hook::VOICE_CORRELATION_JOB => voice_correlation::run(state, job).await,
         other => JobOutcome::Discard(format!("unknown job kind {other:?}")),
     }
 }

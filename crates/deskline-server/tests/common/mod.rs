@@ -139,7 +139,34 @@ pub struct TestApp {
     pub http: Client,
     pub service: Service,
     pub sandbox: SandboxHandle,
+    /// deskline's clock: the system's, shifted by what a test sets.
+    pub clock: Arc<ShiftedClock>,
     _dir: TempDir,
+}
+
+/// The system clock moved by an offset a test sets, so rules that count hours (the 24-hour
+/// reply window) are tested without waiting.
+#[derive(Debug, Default)]
+pub struct ShiftedClock {
+    offset_seconds: std::sync::atomic::AtomicI64,
+}
+
+impl ShiftedClock {
+    /// From now on, deskline's "now" is the real time plus `offset`.
+    pub fn shift(&self, offset: chrono::Duration) {
+        self.offset_seconds
+            .store(offset.num_seconds(), std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl deskline_server::state::Clock for ShiftedClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+            + chrono::Duration::seconds(
+                self.offset_seconds
+                    .load(std::sync::atomic::Ordering::SeqCst),
+            )
+    }
 }
 
 /// Starts the sandbox and deskline with the default test configuration.
@@ -198,6 +225,7 @@ pub async fn try_spawn_app_with(
     let store = SqliteStore::open(&resolved.config.storage.sqlite_path)
         .await
         .expect("the SQLite store opens");
+    let clock = Arc::new(ShiftedClock::default());
     let runtime = Runtime {
         store: Arc::new(store),
         zendesk_url,
@@ -205,7 +233,7 @@ pub async fn try_spawn_app_with(
         zendesk_token,
         generated_secrets: BTreeMap::new(),
         admin_token: ADMIN_TOKEN.to_string(),
-        clock: app::system_clock(),
+        clock: clock.clone(),
         worker_id: "e2e-worker".to_string(),
         recording_link_key: None,
     };
@@ -219,6 +247,7 @@ pub async fn try_spawn_app_with(
         http: Client::new(),
         service,
         sandbox,
+        clock,
         _dir: dir,
     };
     app.wait_for_directory().await;
