@@ -26,11 +26,52 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/jobs/{id}/cancel", post(cancel_job))
         .route("/admin/events/{id}", get(show_event))
         .route("/admin/calls/{source}/{call_id}", get(show_call))
+        .route(
+            "/admin/conversations/{source}/{session_id}",
+            get(show_conversation),
+        )
+        .route(
+            "/admin/tickets/{ticket_id}/conversations",
+            get(ticket_conversations),
+        )
         .route("/admin/agents/mismatches", get(mismatches))
         .route("/admin/directory", get(directory_status))
         .route("/admin/directory/sync", post(sync_now))
         .route("/admin/queue", get(queue_status))
         .route_layer(middleware::from_fn_with_state(state, require_admin))
+}
+
+/// One conversation as stored: its channel, contact, ticket and reply state.
+async fn show_conversation(
+    State(state): State<AppState>,
+    Path((source, session_id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let conversation = state
+        .store
+        .get_conversation(&source, &session_id)
+        .await
+        .map_err(storage)?
+        .ok_or_else(|| {
+            HttpError::not_found(
+                "unknown_conversation",
+                format!("no conversation {session_id:?} from source {source:?}"),
+            )
+        })?;
+    Ok(Json(json!({ "conversation": conversation })))
+}
+
+/// The conversations on a Zendesk ticket, most recently changed first (the first one is
+/// where agents' replies go).
+async fn ticket_conversations(
+    State(state): State<AppState>,
+    Path(ticket_id): Path<u64>,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let conversations = state
+        .store
+        .conversations_for_ticket(ticket_id)
+        .await
+        .map_err(storage)?;
+    Ok(Json(json!({ "conversations": conversations })))
 }
 
 async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {

@@ -341,6 +341,26 @@ async fn a_handoff_becomes_a_ticket_with_every_part_once() {
     assert_eq!(c.phone.as_deref(), Some("+14155550123"));
     assert_eq!(c.status.state, ConversationState::Open);
 
+    // Inspectable through the admin API.
+    let (status, shown) = app.admin_get("/admin/conversations/ai/sess-1").await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["conversation"]["ticket_id"], id);
+    assert_eq!(shown["conversation"]["status"]["state"], "open");
+    let (status, listed) = app
+        .admin_get(&format!("/admin/tickets/{id}/conversations"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["conversations"][0]["session_id"], "sess-1");
+    let (status, _) = app.admin_get("/admin/conversations/ai/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let anonymous = app
+        .http
+        .get(format!("{}/admin/conversations/ai/sess-1", app.url))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
     // Delivered again: recognised, one ticket, no new comment.
     let (status, answer) = post_handoff(&app, &body).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
