@@ -163,10 +163,30 @@ fn the_example_configuration_is_valid() {
             "DESKLINE_SOURCES__MYOPERATOR__SECRET",
             "a-long-random-secret-value",
         );
+        jail.set_env(
+            "DESKLINE_SOURCES__ASSISTANT__SECRET",
+            "another-long-random-secret",
+        );
+        jail.set_env(
+            "DESKLINE_CONNECTORS__ASSISTANT__SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        );
         let c = Config::load(Some(std::path::Path::new("deskline.toml"))).expect("loads");
         let r = validate(c).expect("valid");
         assert_eq!(r.requests_per_minute, 400);
-        assert_eq!(r.sources[0].plan.fields.configured().len(), 5);
+        let myoperator = r.sources.iter().find(|s| s.name == "myoperator");
+        assert_eq!(
+            myoperator.map(|s| s.plan.fields.configured().len()),
+            Some(5)
+        );
+        let assistant = r.sources.iter().find(|s| s.name == "assistant");
+        assert_eq!(assistant.map(|s| s.kind), Some(SourceKind::Handoff));
+        assert_eq!(
+            r.connectors
+                .for_channel("whatsapp")
+                .map(|c| c.name.as_str()),
+            Some("assistant")
+        );
         Ok(())
     });
 }
@@ -192,4 +212,24 @@ fn threading_and_opening_tickets_on_ring_do_not_mix() {
     let err = validate(c).unwrap_err();
     assert_eq!(keys(&err), ["sources.myoperator.threading"]);
     assert!(err.to_string().contains("open_ticket_on_ring"), "{err}");
+}
+
+#[test]
+fn handoff_settings_belong_to_handoff_sources() {
+    let mut c = remote();
+    let mut call = SourceConfig::myoperator(Some("0123456789abcdef0123".into()));
+    call.handoff = Some(crate::config::HandoffConfig::default());
+    c.sources.insert("myoperator".into(), call);
+    let mut ai = SourceConfig::myoperator(Some("0123456789abcdef0123".into()));
+    ai.kind = SourceKind::Handoff;
+    ai.handoff = Some(crate::config::HandoffConfig {
+        assignee: Some("not an agent".into()),
+        ..crate::config::HandoffConfig::default()
+    });
+    c.sources.insert("ai".into(), ai);
+    let err = validate(c).unwrap_err();
+    assert_eq!(
+        keys(&err),
+        ["sources.ai.handoff.assignee", "sources.myoperator.handoff"]
+    );
 }
