@@ -4,6 +4,7 @@ mod ops_cmd;
 mod sandbox_cmd;
 mod secrets;
 mod serve_cmd;
+mod zendesk_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -44,6 +45,11 @@ enum Command {
     },
     /// Run a local Zendesk sandbox (an emulator of the Support API deskline uses).
     Sandbox(sandbox_cmd::SandboxArgs),
+    /// Connect Zendesk's webhooks to deskline (provision), or remove them (disconnect).
+    Zendesk {
+        #[command(subcommand)]
+        command: zendesk_cmd::ZendeskCommand,
+    },
 }
 
 #[tokio::main]
@@ -63,5 +69,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Agents { target, command } => ops_cmd::agents(target, command).await,
         Command::Sources { target, command } => ops_cmd::sources(target, command).await,
         Command::Sandbox(args) => sandbox_cmd::run(args).await,
+        Command::Zendesk { command } => zendesk_cmd::run(command).await,
     }
 }
