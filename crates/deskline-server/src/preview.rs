@@ -7,7 +7,7 @@ use deskline_core::sources::Inbound;
 use deskline_store::Store;
 use serde::Serialize;
 
-use crate::config::ResolvedSource;
+use crate::config::{ResolvedSource, SourceKind};
 use crate::ingress::parse_events;
 
 /// One event read from the sample, with its plan when it is a finished call.
@@ -55,4 +55,107 @@ pub async fn preview(
         out.push(Preview { event, plan });
     }
     Ok(out)
+}
+
+/// A handoff read from a sample, with what its ticket would get.
+#[derive(Debug, Serialize)]
+pub struct HandoffPreview {
+    /// The handoff as deskline reads it.
+    pub handoff: deskline_core::handoff::Handoff,
+    /// Its deduplication key.
+    pub dedupe_key: String,
+    /// The subject, first text, transcript comment, tags and fields.
+    pub ticket: HandoffTicketPreview,
+}
+
+/// [`deskline_core::handoff::ticket::HandoffTicketPlan`], as shown.
+#[derive(Debug, Serialize)]
+pub struct HandoffTicketPreview {
+    /// Subject of a new ticket.
+    pub subject: String,
+    /// The first (internal) comment.
+    pub summary: String,
+    /// The transcript comment.
+    pub transcript: Option<String>,
+    /// Tags of a new ticket.
+    pub tags: Vec<String>,
+    /// Custom fields by id.
+    pub fields: std::collections::BTreeMap<u64, serde_json::Value>,
+}
+
+/// Parses `body` as the handoff source `source` would; `None` when it is not a handoff source.
+pub fn preview_handoff(
+    source: &ResolvedSource,
+    body: &[u8],
+    content_type: &str,
+) -> Option<Result<HandoffPreview, String>> {
+    if source.kind != SourceKind::Handoff {
+        return None;
+    }
+    let headers = vec![("content-type".to_string(), content_type.to_string())];
+    let inbound = Inbound {
+        body,
+        headers: &headers,
+        url: "",
+    };
+    Some(
+        deskline_core::handoff::parse(&inbound, &source.phones)
+            .map(|handoff| {
+                let plan = deskline_core::handoff::ticket::plan(&handoff);
+                HandoffPreview {
+                    dedupe_key: deskline_core::handoff::dedupe_key(&handoff),
+                    ticket: HandoffTicketPreview {
+                        subject: plan.subject,
+                        summary: plan.summary,
+                        transcript: plan.transcript,
+                        tags: plan.create_tags,
+                        fields: plan.fields,
+                    },
+                    handoff,
+                }
+            })
+            .map_err(|e| e.to_string()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{validate, Config, SourceConfig};
+
+    fn sources() -> Vec<ResolvedSource> {
+        let mut config = Config::embedded();
+        let mut ai = SourceConfig::myoperator(None);
+        ai.kind = SourceKind::Handoff;
+        config.sources.insert("ai".into(), ai);
+        match validate(config) {
+            Ok(r) => r.sources,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn a_handoff_sample_shows_its_ticket_and_call_sources_are_not_handoffs() {
+        let sources = sources();
+        let ai = sources.iter().find(|s| s.name == "ai").expect("ai");
+        let sample = include_bytes!("../../../examples/handoff/web-chat-handoff.json");
+        let shown = preview_handoff(ai, sample, "application/json")
+            .expect("a handoff source")
+            .expect("a valid handoff");
+        assert_eq!(
+            shown.handoff.session_id,
+            "conv_7f3a9c1e-52b4-4d0e-9a61-0c8e2b4d6f10"
+        );
+        assert!(shown
+            .ticket
+            .tags
+            .contains(&"deskline_ticket_created_on_handoff".to_string()));
+        assert_eq!(shown.ticket.fields.len(), 2);
+        assert!(shown.dedupe_key.starts_with("handoff:conv_7f3a9c1e"));
+        let bad = preview_handoff(ai, b"{\"sessionId\": 1}", "application/json")
+            .expect("a handoff source");
+        assert!(bad.is_err_and(|e| e.contains("contact")));
+        let call = sources.iter().find(|s| s.name == "myoperator").expect("mo");
+        assert!(preview_handoff(call, sample, "application/json").is_none());
+    }
 }

@@ -388,6 +388,13 @@ pub async fn sources(target: Target, command: SourcesCommand) -> anyhow::Result<
             Some("txt") | Some("form") => "application/x-www-form-urlencoded".to_string(),
             _ => "application/json".to_string(),
         });
+    if let Some(handoff) = deskline_server::preview::preview_handoff(src, &body, &content_type) {
+        let handoff = handoff.map_err(|e| {
+            anyhow::anyhow!("{} is not a valid {source} handoff: {e}", file.display())
+        })?;
+        println!("{}", serde_json::to_string_pretty(&handoff)?);
+        return Ok(());
+    }
     // The synced directory, when the service has run here; agents show as unmatched otherwise.
     let db = &resolved.config.storage.sqlite_path;
     let store = if db.exists() {
