@@ -1,4 +1,5 @@
-//! Users: search (and by phone), create-or-update, show, me, and the staff list.
+//! Users: search (and by phone), create-or-update, show, me, and the staff list; and a
+//! user's organization.
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -6,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{json_body, ZendeskClient};
 use crate::budget::Endpoint;
 use crate::error::ZendeskError;
-use crate::types::{NewUser, User};
+use crate::types::{NewUser, Organization, User};
 
 #[derive(Serialize)]
 struct UserBody<'a> {
@@ -16,6 +17,11 @@ struct UserBody<'a> {
 #[derive(Deserialize)]
 struct UserEnvelope {
     user: User,
+}
+
+#[derive(Deserialize)]
+struct OrganizationEnvelope {
+    organization: Organization,
 }
 
 /// `+` and the digits of a phone number, so `+1 (555) 123-4567` equals `+15551234567`.
@@ -90,6 +96,15 @@ impl ZendeskClient {
     pub async fn show_user(&self, id: u64) -> Result<User, ZendeskError> {
         let url = self.url(&format!("/api/v2/users/{id}"));
         Ok(self.get_json::<UserEnvelope>(url).await?.user)
+    }
+
+    /// `GET /api/v2/organizations/{id}`: a user's organization, with its custom fields.
+    pub async fn show_organization(&self, id: u64) -> Result<Organization, ZendeskError> {
+        let url = self.url(&format!("/api/v2/organizations/{id}"));
+        Ok(self
+            .get_json::<OrganizationEnvelope>(url)
+            .await?
+            .organization)
     }
 
     /// `GET /api/v2/users/me`: the user the API token acts as (a credentials check).

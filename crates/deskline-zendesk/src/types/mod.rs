@@ -4,12 +4,14 @@
 //! by accident. Responses are tolerant: unknown fields are ignored, `null` is accepted wherever
 //! the live API sends it, and an unknown enum value or odd timestamp does not fail a whole page.
 
+mod organization;
 mod request;
 mod response;
 mod rules;
 
 use serde::{Deserialize, Serialize};
 
+pub use organization::Organization;
 pub use request::*;
 pub use response::*;
 pub use rules::*;
