@@ -101,6 +101,32 @@ fn job_for(state: &AppState, kind: &str, dedupe_key: &str, body: &Value) -> Opti
     )
 }
 
+/// The fields of deskline's own trigger body that cannot contain quotes (ids, the status
+/// label, the event name), read from a body that is not valid JSON.
+///
+/// Zendesk does not document whether it JSON-escapes placeholder values; if a reply with a
+/// quote or a line break arrives unescaped, refusing it would lose the reply (Zendesk does not
+/// retry a 4xx). The signature is already verified, so the body is Zendesk's; deskline reads
+/// the comment itself from Zendesk and needs only these fields.
+fn lenient_trigger_body(raw: &[u8]) -> Option<Value> {
+    let text = std::str::from_utf8(raw).ok()?;
+    let field = |name: &str| -> Option<String> {
+        let start = text.find(&format!("\"{name}\":\""))? + name.len() + 4;
+        let len = text[start..].find('"')?;
+        Some(text[start..start + len].to_string())
+    };
+    let event = field("deskline_event")?;
+    let ticket_id = field("ticket_id").filter(|t| t.parse::<u64>().is_ok())?;
+    let mut out = serde_json::Map::new();
+    out.insert("deskline_event".into(), json!(event));
+    out.insert("ticket_id".into(), json!(ticket_id));
+    if let Some(status) = field("status") {
+        out.insert("status".into(), json!(status));
+    }
+    out.insert("recovered_from_invalid_json".into(), json!(true));
+    Some(Value::Object(out))
+}
+
 /// What kind of Zendesk event a body is, and the key that recognises its redelivery: the
 /// envelope's own `id` for event subscriptions; for trigger payloads, which carry no id, a
 /// digest of the body (a retried delivery sends the same body under a new timestamp).
@@ -157,8 +183,12 @@ async fn receive(
         }
     }
     verified.map_err(|e| HttpError::unauthorized(e.to_string()))?;
-    let value: Value = serde_json::from_slice(&raw)
-        .map_err(|e| HttpError::bad_request("invalid_payload", format!("malformed JSON: {e}")))?;
+    let value: Value = match serde_json::from_slice(&raw) {
+        Ok(v) => v,
+        Err(e) => lenient_trigger_body(&raw).ok_or_else(|| {
+            HttpError::bad_request("invalid_payload", format!("malformed JSON: {e}"))
+        })?,
+    };
     let (kind, dedupe_key) = classify(&value, &raw);
     let kept: serde_json::Map<String, Value> = headers
         .iter()
@@ -200,6 +230,18 @@ async fn receive(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unescaped_trigger_body_still_names_its_ticket() {
+        let raw = b"{\"deskline_event\":\"public_reply\",\"ticket_id\":\"42\",\"status\":\"Solved\",\"latest_public_comment\":\"He said \"hi\"\nbye\"}";
+        assert!(serde_json::from_slice::<Value>(raw).is_err());
+        let v = lenient_trigger_body(raw).expect("recovered");
+        assert_eq!(v["ticket_id"], "42");
+        assert_eq!(v["status"], "Solved");
+        assert_eq!(ticket_id_of(&v), Some(42));
+        assert!(lenient_trigger_body(b"{not json").is_none());
+        assert!(lenient_trigger_body(b"{\"deskline_event\":\"x\",\"ticket_id\":\"4a\"").is_none());
+    }
 
     #[test]
     fn envelopes_are_keyed_by_their_id_and_trigger_bodies_by_their_content() {
