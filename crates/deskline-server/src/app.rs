@@ -157,6 +157,7 @@ pub async fn start(
             .filter(|s| !s.is_empty())
             .map(Arc::from),
         zendesk_webhook_max_skew: resolved.config.zendesk.webhook_max_skew,
+        voice_session_wait: resolved.config.zendesk.voice_session_wait,
         public_url: resolved
             .config
             .server

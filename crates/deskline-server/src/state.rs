@@ -49,6 +49,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// The configured Zendesk webhook signing secret, if any (else the stored one is used).
     pub zendesk_webhook_secret: Option<Arc<str>>,
+    /// How long a voice ticket waits for its AI phone session to be registered.
+    pub voice_session_wait: std::time::Duration,
     /// Largest accepted distance between a Zendesk webhook's timestamp and now.
     pub zendesk_webhook_max_skew: std::time::Duration,
     /// The public base URL (for signature checks that cover the URL), without a trailing `/`.

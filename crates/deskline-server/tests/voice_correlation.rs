@@ -30,7 +30,12 @@ const ZENDESK_SIP: &str = "sip:support@acme.sip.twilio.com";
 
 async fn spawn() -> TestApp {
     let source = source_config(SourceKind::Handoff, VOICEBOT_SECRET);
-    let app = spawn_app_with_sources(vec![(VOICEBOT, source)], |_| {}).await;
+    // No wait for late sessions, so "no session" is the answer at once; the wait has its own
+    // test.
+    let app = spawn_app_with_sources(vec![(VOICEBOT, source)], |config| {
+        config.zendesk.voice_session_wait = std::time::Duration::ZERO;
+    })
+    .await;
     subscribe_to_ticket_created(&app).await;
     app
 }
@@ -534,5 +539,37 @@ async fn the_session_api_refuses_what_it_cannot_use_and_stores_nothing_then() {
     assert_eq!(body["error"], "unknown_session");
     let (status, _) = sip_headers_with(&app, "s-1", &dest, Some(VOICEBOT_SECRET)).await;
     assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_registered_just_after_the_voice_ticket_is_still_tied() {
+    let source = source_config(SourceKind::Handoff, VOICEBOT_SECRET);
+    let app = spawn_app_with_sources(vec![(VOICEBOT, source)], |config| {
+        config.zendesk.voice_session_wait = std::time::Duration::from_secs(60);
+    })
+    .await;
+    subscribe_to_ticket_created(&app).await;
+    let ticket = voice_ticket(&app, ANITA_PHONE).await;
+    // The job is waiting for the session (snoozed, no attempt spent).
+    eventually("the correlation job waiting for its session", || async {
+        correlation_jobs(&app)
+            .await
+            .into_iter()
+            .find(|j| j["snoozes"].as_u64().unwrap_or(0) >= 1)
+    })
+    .await;
+    let (status, body) = register(
+        &app,
+        &json!({"sessionId": "late-registration", "callerNumber": ANITA_PHONE}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let outcome = correlation_outcome(&app, ticket).await;
+    assert!(outcome.contains("tied ticket"), "{outcome}");
+    let c = conversation(&app, "late-registration")
+        .await
+        .expect("the session");
+    assert_eq!(c.ticket_id, Some(ticket));
     app.stop().await;
 }

@@ -118,6 +118,10 @@ pub struct ZendeskConfig {
     /// How far a Zendesk webhook's signature timestamp may be from now (replay protection).
     #[serde(with = "humantime_serde")]
     pub webhook_max_skew: Duration,
+    /// How long after Zendesk creates a voice ticket deskline keeps looking for the AI phone
+    /// session it belongs to (an AI may register the call just after the ticket exists).
+    #[serde(with = "humantime_serde")]
+    pub voice_session_wait: Duration,
 }
 
 impl Default for ZendeskConfig {
@@ -133,6 +137,7 @@ impl Default for ZendeskConfig {
             timeout: Duration::from_secs(30),
             webhook_secret: None,
             webhook_max_skew: Duration::from_secs(300),
+            voice_session_wait: Duration::from_secs(120),
         }
     }
 }

@@ -33,6 +33,10 @@ pub const MAX_SESSION_AGE: Duration = Duration::hours(4);
 /// AI may register the call a little late).
 pub const SESSION_CLOCK_SLACK: Duration = Duration::minutes(10);
 
+/// How often deskline looks again for the session of a voice ticket that has none yet, for
+/// `zendesk.voice_session_wait` after the ticket's creation.
+pub const SESSION_RECHECK_EVERY: Duration = Duration::seconds(10);
+
 /// Contact keys deskline itself writes; a Zendesk user field of the same name does not
 /// replace them.
 const RESERVED_KEYS: &[&str] = &[
@@ -195,6 +199,19 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
         .await
         .map_err(store_err)?
     else {
+        // The AI may register its session just after Zendesk created the ticket: wait for it
+        // a little (without spending attempts) before giving up.
+        let now = state.clock.now();
+        let wait = Duration::from_std(state.voice_session_wait).unwrap_or(Duration::zero());
+        if now < ticket_created + wait {
+            return Ok(JobOutcome::Snooze {
+                until: now + SESSION_RECHECK_EVERY,
+                reason: format!(
+                    "no open phone session for {e164} yet; waiting for the AI to register it"
+                ),
+                pause_queue: false,
+            });
+        }
         return Ok(JobOutcome::Done(format!(
             "no open phone session for {e164}; ticket {ticket_id} left alone"
         )));
