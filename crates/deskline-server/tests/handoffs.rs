@@ -697,3 +697,88 @@ async fn the_24_hour_window_and_closed_conversations_hold_replies_back() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_handoff_costs_three_zendesk_requests_and_joining_an_open_ticket_two() {
+    let (_receiver, url) = Receiver::start().await;
+    let app = spawn(&url, |_| {}).await;
+    let before = app.last_request_seq().await;
+    post_handoff(&app, &handoff("cost-1", "carl@example.test", "hi")).await;
+    ticket_of(&app, "cost-1").await;
+    settled(&app, "handoff_ticket", 1).await;
+    let first: Vec<String> = app
+        .sandbox_requests(before)
+        .await
+        .iter()
+        // The test's own polling lists tickets by external id; deskline never does on a
+        // first attempt.
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/api/") && !p.starts_with("/api/v2/tickets?"))
+        })
+        .map(|r| format!("{} {}", r["method"], r["path"]).replace('"', ""))
+        .collect();
+    assert_eq!(
+        first.len(),
+        3,
+        "user create_or_update, ticket create, transcript: {first:#?}"
+    );
+
+    let before = app.last_request_seq().await;
+    post_handoff(&app, &handoff("cost-2", "carl@example.test", "again")).await;
+    settled(&app, "handoff_ticket", 2).await;
+    let second: Vec<String> = app
+        .sandbox_requests(before)
+        .await
+        .iter()
+        // The test's own polling lists tickets by external id; deskline never does on a
+        // first attempt.
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/api/") && !p.starts_with("/api/v2/tickets?"))
+        })
+        .map(|r| format!("{} {}", r["method"], r["path"]).replace('"', ""))
+        .collect();
+    assert_eq!(
+        second.len(),
+        2,
+        "the ticket's status, then the appended handoff: {second:#?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn handoffs_through_zendesk_5xx_end_as_one_ticket_and_one_transcript_each() {
+    let (_receiver, url) = Receiver::start().await;
+    let app = spawn(&url, |_| {}).await;
+    app.set_faults(json!({"error_rate": 0.4})).await;
+    for i in 0..8 {
+        let mut body = handoff(&format!("flaky-{i}"), &format!("c{i}@example.test"), "hi");
+        body["contact"]["phone"] = json!(format!("+1415555020{i}"));
+        body["contact"]["externalId"] = json!(format!("cust-{i}"));
+        let (status, body) = post_handoff(&app, &body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    settled(&app, "handoff_ticket", 8).await;
+    app.clear_faults().await;
+    for i in 0..8 {
+        let tickets = app.tickets_with_external_id(&format!("flaky-{i}")).await;
+        assert_eq!(tickets.len(), 1, "session flaky-{i}: {tickets:#?}");
+        let id = tickets[0]["id"].as_u64().expect("id");
+        let transcripts = app
+            .comments(id)
+            .await
+            .iter()
+            .filter(|c| {
+                c["body"]
+                    .as_str()
+                    .is_some_and(|b| b.starts_with("Transcript"))
+            })
+            .count();
+        assert_eq!(transcripts, 1, "ticket {id}");
+    }
+    assert!(app.jobs(Some("discarded")).await.is_empty());
+    app.stop().await;
+}
