@@ -573,3 +573,66 @@ async fn a_session_registered_just_after_the_voice_ticket_is_still_tied() {
     assert_eq!(c.ticket_id, Some(ticket));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_ai_handing_the_call_to_a_human_lands_on_the_voice_ticket() {
+    let app = spawn().await;
+    let (status, body) = register(
+        &app,
+        &json!({"sessionId": "call-anita-3", "callerNumber": ANITA_PHONE}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let ticket = voice_ticket(&app, ANITA_PHONE).await;
+    let outcome = correlation_outcome(&app, ticket).await;
+    assert!(outcome.contains("tied ticket"), "{outcome}");
+    let comments_before = app.comments(ticket).await.len();
+
+    // The AI transfers the caller to a human and reports the handoff for the same session.
+    let handoff = json!({
+        "sessionId": "call-anita-3",
+        "contact": {"phone": ANITA_PHONE},
+        "channel": "phone",
+        "summary": "Caller wants to change her delivery address; needs an agent.",
+        "transcript": [{"role": "user", "text": "I need to change my address"}]
+    });
+    let r = app
+        .hook_to(VOICEBOT)
+        .header(SECRET_HEADER, VOICEBOT_SECRET)
+        .json(&handoff)
+        .send()
+        .await
+        .expect("post the handoff");
+    let (status, body) = answer(r).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    eventually("the handoff job", || async {
+        app.jobs(Some("completed"))
+            .await
+            .into_iter()
+            .find(|j| j["kind"] == "handoff_ticket")
+    })
+    .await;
+    let comments = app.comments(ticket).await;
+    assert_eq!(
+        comments.len(),
+        comments_before + 1,
+        "added to the voice ticket"
+    );
+    let added = comments
+        .last()
+        .and_then(|c| c["body"].as_str())
+        .unwrap_or_default();
+    assert!(added.contains("change her delivery address"), "{added}");
+    assert!(
+        app.tickets_with_external_id("call-anita-3")
+            .await
+            .is_empty(),
+        "no second ticket"
+    );
+    let c = conversation(&app, "call-anita-3")
+        .await
+        .expect("the session");
+    assert_eq!(c.ticket_id, Some(ticket));
+    assert_eq!(c.contact["name"], "Anita Desai", "the enrichment is kept");
+    app.stop().await;
+}
