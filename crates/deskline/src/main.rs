@@ -1,5 +1,6 @@
 //! The deskline command line.
 
+mod handoff_cmd;
 mod ops_cmd;
 mod sandbox_cmd;
 mod secrets;
@@ -22,6 +23,8 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Post a realistic test call to the running service and print the ticket it became.
     TestCall(ops_cmd::TestCallArgs),
+    /// Post a realistic AI handoff to the running service and print the ticket it became.
+    TestHandoff(handoff_cmd::TestHandoffArgs),
     /// Inspect, retry or cancel jobs.
     Jobs {
         #[command(flatten)]
@@ -65,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve_cmd::run(args).await,
         Command::TestCall(args) => ops_cmd::test_call(args).await,
+        Command::TestHandoff(args) => handoff_cmd::test_handoff(args).await,
         Command::Jobs { target, command } => ops_cmd::jobs(target, command).await,
         Command::Agents { target, command } => ops_cmd::agents(target, command).await,
         Command::Sources { target, command } => ops_cmd::sources(target, command).await,

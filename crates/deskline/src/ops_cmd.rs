@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use crate::serve_cmd;
+use deskline_server::config::SourceKind;
 
 /// Where the running service is and how to authenticate; from the same configuration.
 #[derive(Args, Debug, Clone)]
@@ -20,15 +21,17 @@ pub struct Target {
     pub url: Option<String>,
 }
 
-struct Connection {
-    url: String,
+/// A running deskline, as the configuration describes it, with an admin-authenticated client.
+pub(crate) struct Connection {
+    pub(crate) url: String,
     admin_token: String,
-    http: reqwest::Client,
-    resolved: deskline_server::config::Resolved,
+    pub(crate) http: reqwest::Client,
+    pub(crate) resolved: deskline_server::config::Resolved,
 }
 
 impl Connection {
-    fn open(target: &Target) -> anyhow::Result<Connection> {
+    /// Reads the configuration (and generated secrets) the service runs with.
+    pub(crate) fn open(target: &Target) -> anyhow::Result<Connection> {
         let resolved = serve_cmd::load(target.config.as_deref())?;
         let secrets = serve_cmd::secrets(&resolved)?;
         let admin_token = resolved
@@ -52,7 +55,8 @@ impl Connection {
         })
     }
 
-    async fn admin(&self, method: reqwest::Method, path: &str) -> anyhow::Result<Value> {
+    /// A request to the admin API; a non-2xx answer is an error with its message.
+    pub(crate) async fn admin(&self, method: reqwest::Method, path: &str) -> anyhow::Result<Value> {
         let r = self
             .http
             .request(method, format!("{}{path}", self.url))
@@ -94,7 +98,7 @@ pub struct TestCallArgs {
     /// The caller's number.
     #[arg(long, default_value = "+919876543210")]
     from: String,
-    /// The source to post to (default: the first configured).
+    /// The source to post to (default: the first call source).
     #[arg(long)]
     source: Option<String>,
     /// Print the result as JSON.
@@ -150,8 +154,9 @@ pub async fn test_call(args: TestCallArgs) -> anyhow::Result<()> {
         None => conn
             .resolved
             .sources
-            .first()
-            .context("the configuration has no source")?,
+            .iter()
+            .find(|s| s.kind != SourceKind::Handoff)
+            .context("the configuration has no call source")?,
     };
     let secrets = serve_cmd::secrets(&conn.resolved)?;
     let secret = source

@@ -143,6 +143,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         recording_link_key: Some(secrets.recording_link_key.clone()),
     };
     let service = app::start(resolved, runtime, listener).await?;
+    let provisioned = match &sandbox {
+        Some(_) => Some(provision_sandbox(&service).await),
+        None => None,
+    };
     println!("deskline is running on {base}");
     if sandbox.is_some() {
         println!("  SANDBOX MODE: tickets go to the built-in Zendesk sandbox at {url} (not a real Zendesk account)");
@@ -151,6 +155,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             zendesk_sandbox::DEFAULT_ADMIN_EMAIL,
             zendesk_sandbox::DEFAULT_API_TOKEN
         );
+        match provisioned {
+            Some(Ok(())) => println!(
+                "  the sandbox's webhooks and reply trigger call deskline at {base}/zendesk/webhook"
+            ),
+            Some(Err(e)) => println!("  the sandbox's webhooks could not be set up: {e}"),
+            None => {}
+        }
     } else {
         println!("  Zendesk: {url}");
     }
@@ -169,6 +180,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     if sandbox.is_some() {
         println!("  try it: deskline test-call --answered --agent priya.sharma@sandbox.test");
+        println!("          deskline test-handoff");
     }
     wait_for_stop().await;
     println!("stopping deskline");
@@ -176,6 +188,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(handle) = sandbox {
         handle.shutdown().await;
     }
+    Ok(())
+}
+
+/// Points the in-process sandbox's webhooks and reply trigger at this service, as
+/// `deskline zendesk provision` does for a real account (a no-op when already done), so
+/// agents' replies and ticket events flow locally too.
+async fn provision_sandbox(service: &app::Service) -> anyhow::Result<()> {
+    let mut addr = service.addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::IpAddr::from([127, 0, 0, 1]));
+    }
+    let endpoint = reqwest::Url::parse(&format!("http://{addr}/zendesk/webhook"))?;
+    deskline_server::provision::provision(
+        &service.state.zendesk,
+        service.state.store.as_ref(),
+        &endpoint,
+        chrono::Utc::now(),
+    )
+    .await?;
     Ok(())
 }
 

@@ -343,8 +343,8 @@ impl SourceConfig {
 }
 
 impl Config {
-    /// The embedded defaults: the in-process sandbox, a SQLite file, and one MyOperator source
-    /// mapped to the sandbox's seeded call fields.
+    /// The embedded defaults: the in-process sandbox, a SQLite file, one MyOperator source
+    /// mapped to the sandbox's seeded call fields, and one handoff source (`assistant`).
     pub fn embedded() -> Config {
         let mut source = SourceConfig::myoperator(None);
         source.time_zone = "Asia/Kolkata".to_string();
@@ -357,6 +357,11 @@ impl Config {
         };
         let mut sources = BTreeMap::new();
         sources.insert("myoperator".to_string(), source);
+        // An AI agent or chat widget can be tried locally too (`deskline test-handoff`).
+        let mut assistant = SourceConfig::myoperator(None);
+        assistant.kind = SourceKind::Handoff;
+        assistant.handoff = Some(HandoffConfig::default());
+        sources.insert("assistant".to_string(), assistant);
         Config {
             zendesk: ZendeskConfig {
                 sandbox: true,

@@ -38,8 +38,22 @@ fn a_complete_remote_configuration_resolves() {
 fn the_embedded_defaults_resolve_to_the_sandbox() {
     let r = validate(Config::embedded()).expect("valid");
     assert_eq!(r.zendesk, ZendeskTarget::Sandbox);
-    assert_eq!(r.sources[0].name, "myoperator");
-    assert_eq!(r.sources[0].secret, None, "generated at start");
+    let names: Vec<(&str, SourceKind)> = r
+        .sources
+        .iter()
+        .map(|s| (s.name.as_str(), s.kind))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("assistant", SourceKind::Handoff),
+            ("myoperator", SourceKind::Myoperator)
+        ]
+    );
+    assert!(
+        r.sources.iter().all(|s| s.secret.is_none()),
+        "generated at start"
+    );
 }
 
 #[test]

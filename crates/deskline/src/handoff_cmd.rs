@@ -1,0 +1,137 @@
+//! `deskline test-handoff`: posts a realistic AI handoff to the running service and prints the
+//! ticket it became, the way `test-call` does for calls.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use deskline_server::config::SourceKind;
+use serde_json::{json, Value};
+
+use crate::ops_cmd::{Connection, Target};
+use crate::serve_cmd;
+
+/// Options of `deskline test-handoff`.
+#[derive(Args, Debug)]
+pub struct TestHandoffArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The contact's email (the requester).
+    #[arg(long, default_value = "tom.okafor@example.com")]
+    email: String,
+    /// The channel the conversation is on (`web`, `whatsapp`, `sms`, …).
+    #[arg(long, default_value = "web")]
+    channel: String,
+    /// The handoff source to post to (default: the first one configured).
+    #[arg(long)]
+    source: Option<String>,
+    /// Print the conversation as JSON.
+    #[arg(long)]
+    json: bool,
+    /// How long to wait for the ticket, in seconds.
+    #[arg(long, default_value_t = 60)]
+    wait: u64,
+}
+
+/// A realistic handoff: a web-chat conversation the AI could not finish.
+pub fn handoff_payload(session_id: &str, email: &str, channel: &str) -> Value {
+    let now = chrono::Utc::now();
+    let at = |secs: i64| (now - chrono::Duration::seconds(secs)).to_rfc3339();
+    json!({
+        "sessionId": session_id,
+        "contact": {"name": "Tom Okafor", "email": email},
+        "channel": channel,
+        "summary": "Customer was charged twice for order 88412 and wants the duplicate refunded. The AI cannot issue refunds.",
+        "transcript": [
+            {"role": "user", "text": "Hi, I was charged twice for order 88412", "at": at(60)},
+            {"role": "assistant", "text": "Sorry about that. I can see two charges; a colleague can refund one.", "at": at(45)},
+            {"role": "user", "text": "Yes please, a person", "at": at(30)}
+        ],
+        "language": "en",
+        "sentiment": "frustrated",
+        "mode": "handed_off",
+        "customData": {"dataCapture.systemField.tags": "billing, double charge"}
+    })
+}
+
+/// Posts a test handoff and prints the conversation and its ticket.
+pub async fn test_handoff(args: TestHandoffArgs) -> anyhow::Result<()> {
+    let conn = Connection::open(&args.target)?;
+    let handoff_sources = || {
+        conn.resolved
+            .sources
+            .iter()
+            .filter(|s| s.kind == SourceKind::Handoff)
+    };
+    let source = match &args.source {
+        Some(name) => handoff_sources()
+            .find(|s| &s.name == name)
+            .with_context(|| format!("no handoff source named {name:?} in the configuration"))?,
+        None => handoff_sources()
+            .next()
+            .context("the configuration has no source with kind = \"handoff\"")?,
+    };
+    let secrets = serve_cmd::secrets(&conn.resolved)?;
+    let secret = source
+        .secret
+        .clone()
+        .or_else(|| secrets.sources.get(&source.name).cloned())
+        .context("the source has no secret")?;
+    let session_id = format!(
+        "test-{}-{:04}",
+        chrono::Utc::now().timestamp(),
+        rand::random::<u16>() % 10_000
+    );
+    let payload = handoff_payload(&session_id, &args.email, &args.channel);
+    let r = conn
+        .http
+        .post(format!("{}/hooks/{}", conn.url, source.name))
+        .header(source.secret_header.as_str(), secret)
+        .json(&payload)
+        .send()
+        .await
+        .with_context(|| {
+            format!(
+                "cannot reach deskline at {} (is `deskline serve` running?)",
+                conn.url
+            )
+        })?;
+    let status = r.status();
+    let answer: Value = r.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!(
+            "deskline refused the test handoff: {status}: {}",
+            answer["message"].as_str().unwrap_or("")
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.wait);
+    let path = format!("/admin/conversations/{}/{session_id}", source.name);
+    let conversation = loop {
+        match conn.admin(reqwest::Method::GET, &path).await {
+            Ok(v) if !v["conversation"]["ticket_id"].is_null() => break v,
+            // Not stored until the job starts: keep waiting.
+            Ok(_) | Err(_) if Instant::now() <= deadline => {}
+            Ok(_) | Err(_) => bail!(
+                "handoff {session_id} was accepted but has no ticket after {}s; see `deskline jobs list`",
+                args.wait
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&conversation)?);
+        return Ok(());
+    }
+    let c = &conversation["conversation"];
+    println!(
+        "handoff {session_id} → ticket {} (conversation {}, channel {})",
+        c["ticket_id"],
+        c["status"]["state"].as_str().unwrap_or(""),
+        c["channel"].as_str().unwrap_or("")
+    );
+    println!(
+        "  an agent's public reply on that ticket goes back to the customer through the connector for {:?}",
+        c["channel"].as_str().unwrap_or("")
+    );
+    Ok(())
+}
