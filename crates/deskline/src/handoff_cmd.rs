@@ -9,7 +9,6 @@ use deskline_server::config::SourceKind;
 use serde_json::{json, Value};
 
 use crate::ops_cmd::{Connection, Target};
-use crate::serve_cmd;
 
 /// Options of `deskline test-handoff`.
 #[derive(Args, Debug)]
@@ -71,39 +70,14 @@ pub async fn test_handoff(args: TestHandoffArgs) -> anyhow::Result<()> {
             .next()
             .context("the configuration has no source with kind = \"handoff\"")?,
     };
-    let secrets = serve_cmd::secrets(&conn.resolved)?;
-    let secret = source
-        .secret
-        .clone()
-        .or_else(|| secrets.sources.get(&source.name).cloned())
-        .context("the source has no secret")?;
     let session_id = format!(
         "test-{}-{:04}",
         chrono::Utc::now().timestamp(),
         rand::random::<u16>() % 10_000
     );
     let payload = handoff_payload(&session_id, &args.email, &args.channel);
-    let r = conn
-        .http
-        .post(format!("{}/hooks/{}", conn.url, source.name))
-        .header(source.secret_header.as_str(), secret)
-        .json(&payload)
-        .send()
-        .await
-        .with_context(|| {
-            format!(
-                "cannot reach deskline at {} (is `deskline serve` running?)",
-                conn.url
-            )
-        })?;
-    let status = r.status();
-    let answer: Value = r.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        bail!(
-            "deskline refused the test handoff: {status}: {}",
-            answer["message"].as_str().unwrap_or("")
-        );
-    }
+    conn.post_to_source(source, &payload, "test handoff")
+        .await?;
     let deadline = Instant::now() + Duration::from_secs(args.wait);
     let path = format!("/admin/conversations/{}/{session_id}", source.name);
     let conversation = loop {

@@ -55,6 +55,44 @@ impl Connection {
         })
     }
 
+    /// Posts `payload` to `source`'s hook with its secret (configured or generated), as the
+    /// provider would; a refusal is an error with deskline's message.
+    pub(crate) async fn post_to_source(
+        &self,
+        source: &deskline_server::config::ResolvedSource,
+        payload: &Value,
+        what: &str,
+    ) -> anyhow::Result<Value> {
+        let secrets = serve_cmd::secrets(&self.resolved)?;
+        let secret = source
+            .secret
+            .clone()
+            .or_else(|| secrets.sources.get(&source.name).cloned())
+            .context("the source has no secret")?;
+        let r = self
+            .http
+            .post(format!("{}/hooks/{}", self.url, source.name))
+            .header(source.secret_header.as_str(), secret)
+            .json(payload)
+            .send()
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot reach deskline at {} (is `deskline serve` running?)",
+                    self.url
+                )
+            })?;
+        let status = r.status();
+        let answer: Value = r.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!(
+                "deskline refused the {what}: {status}: {}",
+                answer["message"].as_str().unwrap_or("")
+            );
+        }
+        Ok(answer)
+    }
+
     /// A request to the admin API; a non-2xx answer is an error with its message.
     pub(crate) async fn admin(&self, method: reqwest::Method, path: &str) -> anyhow::Result<Value> {
         let r = self
@@ -158,12 +196,6 @@ pub async fn test_call(args: TestCallArgs) -> anyhow::Result<()> {
             .find(|s| s.kind != SourceKind::Handoff)
             .context("the configuration has no call source")?,
     };
-    let secrets = serve_cmd::secrets(&conn.resolved)?;
-    let secret = source
-        .secret
-        .clone()
-        .or_else(|| secrets.sources.get(&source.name).cloned())
-        .context("the source has no secret")?;
     let now = chrono::Utc::now().timestamp();
     let call_id = format!("test-{now}-{:04}", rand::random::<u16>() % 10_000);
     let agent = if args.answered {
@@ -172,27 +204,7 @@ pub async fn test_call(args: TestCallArgs) -> anyhow::Result<()> {
         None
     };
     let payload = after_call_payload(&call_id, agent, &args.from, now);
-    let r = conn
-        .http
-        .post(format!("{}/hooks/{}", conn.url, source.name))
-        .header(source.secret_header.as_str(), secret)
-        .json(&payload)
-        .send()
-        .await
-        .with_context(|| {
-            format!(
-                "cannot reach deskline at {} (is `deskline serve` running?)",
-                conn.url
-            )
-        })?;
-    let status = r.status();
-    let answer: Value = r.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        bail!(
-            "deskline refused the test call: {status}: {}",
-            answer["message"].as_str().unwrap_or("")
-        );
-    }
+    conn.post_to_source(source, &payload, "test call").await?;
     let deadline = Instant::now() + Duration::from_secs(args.wait);
     let path = format!("/admin/calls/{}/{call_id}", source.name);
     let result = loop {

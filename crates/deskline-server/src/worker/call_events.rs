@@ -197,12 +197,7 @@ pub(super) async fn complete_open_ticket(
             .collect(),
         ..TicketUpdate::default()
     };
-    wait_for_pause(state, &job.queue).await?;
-    state
-        .zendesk
-        .update_ticket(ticket_id, &update)
-        .await
-        .map_err(|e| zendesk_failure(state, &e))?;
+    super::update_ticket(state, &job.queue, ticket_id, &update).await?;
     Ok(())
 }
 
@@ -267,12 +262,7 @@ pub(super) async fn answered(
         assignee_id: Some(agent.zendesk_id),
         ..TicketUpdate::default()
     };
-    wait_for_pause(state, &job.queue).await?;
-    state
-        .zendesk
-        .update_ticket(ticket_id, &update)
-        .await
-        .map_err(|e| zendesk_failure(state, &e))?;
+    super::update_ticket(state, &job.queue, ticket_id, &update).await?;
     Ok(JobOutcome::Done(format!(
         "ticket {ticket_id} assigned to {} on answer",
         agent.name
@@ -371,12 +361,7 @@ pub(super) async fn disposition(
         custom_fields,
         ..TicketUpdate::default()
     };
-    wait_for_pause(state, &job.queue).await?;
-    state
-        .zendesk
-        .update_ticket(ticket_id, &update)
-        .await
-        .map_err(|e| zendesk_failure(state, &e))?;
+    super::update_ticket(state, &job.queue, ticket_id, &update).await?;
     Ok(JobOutcome::Done(format!(
         "disposition added to ticket {ticket_id}"
     )))

@@ -16,7 +16,8 @@ use deskline_zendesk::{CustomField, NewComment, NewTicket, VoiceComment};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    call_events, directory, requester, threading, wait_for_pause, zendesk_failure, JobOutcome,
+    call_events, directory, requester, stored_event, threading, wait_for_pause, zendesk_failure,
+    JobOutcome,
 };
 use crate::state::{AppState, Source};
 
@@ -119,17 +120,8 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
             args.source
         ))
     })?;
-    let event_id = job
-        .event_id
-        .ok_or_else(|| JobOutcome::Discard("the job has no stored event".into()))?;
-    let event = state
-        .store
-        .get_event(event_id)
-        .await
-        .map_err(store_err)?
-        .ok_or_else(|| {
-            JobOutcome::Discard(format!("event {event_id} is missing from the store"))
-        })?;
+    let event = stored_event(state, job).await?;
+    let event_id = event.id;
     // Events stored before calls had several events hold a bare call record.
     let event: CallEvent = serde_json::from_value(event.normalized.clone())
         .or_else(|_| serde_json::from_value::<CallRecord>(event.normalized).map(CallEvent::Ended))

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::call_ticket::{store_err, ZENDESK_QUEUE};
-use super::{requester, wait_for_pause, zendesk_failure, JobOutcome};
+use super::{requester, stored_event, update_ticket, wait_for_pause, zendesk_failure, JobOutcome};
 use crate::config::Assignee;
 use crate::state::{AppState, Source};
 
@@ -83,23 +83,14 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
             args.source
         ))
     })?;
-    let event_id = job
-        .event_id
-        .ok_or_else(|| JobOutcome::Discard("the job has no stored event".into()))?;
+    let event = stored_event(state, job).await?;
+    let event_id = event.id;
     let event_key = event_id.to_string();
     if let Some(ticket) = link_value(state, HANDOFF_DONE_LINK, &event_key).await? {
         return Ok(JobOutcome::Done(format!(
             "the handoff is already on ticket {ticket}"
         )));
     }
-    let event = state
-        .store
-        .get_event(event_id)
-        .await
-        .map_err(store_err)?
-        .ok_or_else(|| {
-            JobOutcome::Discard(format!("event {event_id} is missing from the store"))
-        })?;
     let handoff: Handoff = serde_json::from_value(event.normalized).map_err(|e| {
         JobOutcome::Discard(format!("event {event_id} holds no readable handoff: {e}"))
     })?;
@@ -156,12 +147,7 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
                 comment: Some(comment),
                 ..TicketUpdate::default()
             };
-            wait_for_pause(state, ZENDESK_QUEUE).await?;
-            state
-                .zendesk
-                .update_ticket(ticket_id, &update)
-                .await
-                .map_err(|e| zendesk_failure(state, &e))?;
+            update_ticket(state, ZENDESK_QUEUE, ticket_id, &update).await?;
         }
     }
     conversation.ticket_id = Some(ticket_id);
@@ -270,13 +256,7 @@ async fn append(
         custom_fields: custom_fields(plan),
         ..TicketUpdate::default()
     };
-    wait_for_pause(state, ZENDESK_QUEUE).await?;
-    state
-        .zendesk
-        .update_ticket(ticket_id, &update)
-        .await
-        .map_err(|e| zendesk_failure(state, &e))?;
-    Ok(())
+    update_ticket(state, ZENDESK_QUEUE, ticket_id, &update).await
 }
 
 async fn create(

@@ -94,6 +94,39 @@ pub(crate) async fn wait_for_pause(state: &AppState, queue: &str) -> Result<(), 
     }
 }
 
+/// The stored event a job was queued for; a job without one, or whose event is gone, can
+/// never run.
+pub(crate) async fn stored_event(
+    state: &AppState,
+    job: &Job,
+) -> Result<deskline_store::InboundEvent, JobOutcome> {
+    let event_id = job
+        .event_id
+        .ok_or_else(|| JobOutcome::Discard("the job has no stored event".into()))?;
+    state
+        .store
+        .get_event(event_id)
+        .await
+        .map_err(|e| JobOutcome::from_store(&e))?
+        .ok_or_else(|| JobOutcome::Discard(format!("event {event_id} is missing from the store")))
+}
+
+/// `PUT`s `update` on a ticket once the queue is not paused, classifying a failure.
+pub(crate) async fn update_ticket(
+    state: &AppState,
+    queue: &str,
+    ticket_id: u64,
+    update: &deskline_zendesk::TicketUpdate,
+) -> Result<(), JobOutcome> {
+    wait_for_pause(state, queue).await?;
+    state
+        .zendesk
+        .update_ticket(ticket_id, update)
+        .await
+        .map(|_| ())
+        .map_err(|e| zendesk_failure(state, &e))
+}
+
 /// Runs one claimed job.
 async fn run_job(state: &AppState, job: &Job) -> JobOutcome {
     match job.kind.as_str() {

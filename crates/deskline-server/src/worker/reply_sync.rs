@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::call_ticket::{store_err, ZENDESK_QUEUE};
 use super::reply_delivery::{ReplyDeliveryArgs, OUTBOUND_QUEUE, REPLY_DELIVERY_JOB};
-use super::{wait_for_pause, zendesk_failure, JobOutcome};
+use super::{stored_event, update_ticket, wait_for_pause, zendesk_failure, JobOutcome};
 use crate::state::AppState;
 
 /// Link kind: `{ticket}:{comment}` → the comment was handled (queued, refused or ignored).
@@ -49,17 +49,7 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
             args.ticket_id
         )));
     };
-    let event_id = job
-        .event_id
-        .ok_or_else(|| JobOutcome::Discard("the job has no stored event".into()))?;
-    let event = state
-        .store
-        .get_event(event_id)
-        .await
-        .map_err(store_err)?
-        .ok_or_else(|| {
-            JobOutcome::Discard(format!("event {event_id} is missing from the store"))
-        })?;
+    let event = stored_event(state, job).await?;
     let body = event.normalized;
     let at = event.received_at;
     match args.kind.as_str() {
@@ -252,18 +242,11 @@ async fn reply(
             "deskline did not send this reply to the customer's {} conversation: {refusal}.",
             conversation.channel
         );
-        wait_for_pause(state, ZENDESK_QUEUE).await?;
-        state
-            .zendesk
-            .update_ticket(
-                ticket_id,
-                &TicketUpdate {
-                    comment: Some(NewComment::private_text(note)),
-                    ..TicketUpdate::default()
-                },
-            )
-            .await
-            .map_err(|e| zendesk_failure(state, &e))?;
+        let update = TicketUpdate {
+            comment: Some(NewComment::private_text(note)),
+            ..TicketUpdate::default()
+        };
+        update_ticket(state, ZENDESK_QUEUE, ticket_id, &update).await?;
         return handled(
             state,
             &handled_key,

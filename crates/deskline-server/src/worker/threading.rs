@@ -96,12 +96,7 @@ pub(super) async fn appended(
         additional_tags: plan.tags.clone(),
         ..TicketUpdate::default()
     };
-    wait_for_pause(state, &job.queue).await?;
-    state
-        .zendesk
-        .update_ticket(ticket_id, &update)
-        .await
-        .map_err(|e| zendesk_failure(state, &e))?;
+    super::update_ticket(state, &job.queue, ticket_id, &update).await?;
     Ok(Some(ticket_id))
 }
 

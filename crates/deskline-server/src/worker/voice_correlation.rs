@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::call_ticket::{store_err, ZENDESK_QUEUE};
-use super::{wait_for_pause, zendesk_failure, JobOutcome};
+use super::{stored_event, wait_for_pause, zendesk_failure, JobOutcome};
 use crate::sessions::PHONE_CHANNEL;
 use crate::state::AppState;
 
@@ -132,17 +132,7 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
             c.session_id, c.source
         )));
     }
-    let event_id = job
-        .event_id
-        .ok_or_else(|| JobOutcome::Discard("the job has no stored event".into()))?;
-    let event = state
-        .store
-        .get_event(event_id)
-        .await
-        .map_err(store_err)?
-        .ok_or_else(|| {
-            JobOutcome::Discard(format!("event {event_id} is missing from the store"))
-        })?;
+    let event = stored_event(state, job).await?;
     let mut facts = facts_from_envelope(&event.normalized);
     if facts.channel.is_none() || facts.requester_id.is_none() {
         // An envelope without the documented fields: the ticket itself says.
