@@ -123,12 +123,16 @@ async fn close_if_done(
     Ok(())
 }
 
-/// The comment to relay: the one named, else the latest public one.
-async fn find_comment(
+/// The comments a notice is about: the one an event names; for deskline's trigger (which
+/// names none), every public comment made since the conversation began, oldest first, so two
+/// quick replies are both relayed even when the first trigger is handled after the second
+/// comment exists (comments already handled are skipped later).
+async fn comments_to_relay(
     state: &AppState,
     ticket_id: u64,
     id: Option<u64>,
-) -> Result<Option<Comment>, JobOutcome> {
+    since: DateTime<Utc>,
+) -> Result<Vec<Comment>, JobOutcome> {
     wait_for_pause(state, ZENDESK_QUEUE).await?;
     let comments = state
         .zendesk
@@ -136,8 +140,11 @@ async fn find_comment(
         .await
         .map_err(|e| zendesk_failure(state, &e))?;
     Ok(match id {
-        Some(id) => comments.into_iter().find(|c| c.id == id),
-        None => comments.into_iter().rev().find(|c| c.public),
+        Some(id) => comments.into_iter().filter(|c| c.id == id).collect(),
+        None => comments
+            .into_iter()
+            .filter(|c| c.public && c.created_at.is_none_or(|t| t >= since))
+            .collect(),
     })
 }
 
@@ -169,11 +176,30 @@ async fn reply(
     comment_id: Option<u64>,
     at: DateTime<Utc>,
 ) -> Result<JobOutcome, JobOutcome> {
-    let Some(comment) = find_comment(state, ticket_id, comment_id).await? else {
+    // Zendesk's times have whole seconds and another clock: a reply made right after the
+    // handoff must not look older than the conversation.
+    let since = conversation.created_at - chrono::Duration::seconds(30);
+    let comments = comments_to_relay(state, ticket_id, comment_id, since).await?;
+    if comments.is_empty() {
         return Ok(JobOutcome::Done(format!(
             "ticket {ticket_id} has no such public comment; nothing to send"
         )));
-    };
+    }
+    let mut said = Vec::new();
+    for comment in comments {
+        said.push(relay(state, ticket_id, &mut conversation, comment, at).await?);
+    }
+    Ok(JobOutcome::Done(said.join("; ")))
+}
+
+/// Decides what one comment becomes (sent, refused with a note, or ignored) and records it.
+async fn relay(
+    state: &AppState,
+    ticket_id: u64,
+    conversation: &mut Conversation,
+    comment: Comment,
+    at: DateTime<Utc>,
+) -> Result<String, JobOutcome> {
     let handled_key = format!("{ticket_id}:{}", comment.id);
     if state
         .store
@@ -182,10 +208,7 @@ async fn reply(
         .map_err(store_err)?
         .is_some()
     {
-        return Ok(JobOutcome::Done(format!(
-            "comment {} was already handled",
-            comment.id
-        )));
+        return Ok(format!("comment {} was already handled", comment.id));
     }
     if !comment.public {
         return handled(
@@ -222,7 +245,7 @@ async fn reply(
         conversation.status.customer_wrote(at);
         state
             .store
-            .save_conversation(&conversation, state.clock.now())
+            .save_conversation(conversation, state.clock.now())
             .await
             .map_err(store_err)?;
         return handled(
@@ -266,10 +289,10 @@ async fn reply(
             "timestamp": when.to_rfc3339(),
             "data": {
                 "conversation": {
-                    "source": conversation.source,
-                    "session_id": conversation.session_id,
-                    "channel": conversation.channel,
-                    "contact": conversation.contact,
+                    "source": &conversation.source,
+                    "session_id": &conversation.session_id,
+                    "channel": &conversation.channel,
+                    "contact": &conversation.contact,
                 },
                 "ticket_id": ticket_id,
                 "comment": {
@@ -302,7 +325,7 @@ async fn reply(
     conversation.status.agent_replied(author_id);
     state
         .store
-        .save_conversation(&conversation, state.clock.now())
+        .save_conversation(conversation, state.clock.now())
         .await
         .map_err(store_err)?;
     metrics::counter!("deskline_replies_total", "outcome" => "queued").increment(1);
@@ -319,13 +342,13 @@ async fn reply(
 
 /// Records that a comment was dealt with, so a redelivered webhook or a retried job cannot
 /// act on it twice, and says what was done.
-async fn handled(state: &AppState, key: &str, text: String) -> Result<JobOutcome, JobOutcome> {
+async fn handled(state: &AppState, key: &str, text: String) -> Result<String, JobOutcome> {
     state
         .store
         .put_link(REPLY_HANDLED_LINK, key, &text, state.clock.now())
         .await
         .map_err(store_err)?;
-    Ok(JobOutcome::Done(text))
+    Ok(text)
 }
 
 /// Who replied, from the directory (no Zendesk request).
