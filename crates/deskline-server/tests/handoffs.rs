@@ -834,3 +834,32 @@ async fn quick_successive_replies_are_each_delivered_once_in_order() {
     assert_eq!(ids.len(), 3);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_ticket_solved_without_a_reply_closes_its_conversation_through_the_event_webhook() {
+    let (receiver, url) = Receiver::start().await;
+    let app = spawn(&url, |_| {}).await;
+    provision(&app).await;
+    post_handoff(&app, &handoff("solved-quietly", "sam@example.test", "hi")).await;
+    let id = ticket_of(&app, "solved-quietly").await["id"]
+        .as_u64()
+        .expect("id");
+    settled(&app, "handoff_ticket", 1).await;
+    // Solved through the API: no public comment, so only ticket.status_changed tells deskline.
+    let r = app
+        .sandbox(reqwest::Method::PUT, &format!("/api/v2/tickets/{id}"))
+        .json(&json!({"ticket": {"status": "solved"}}))
+        .send()
+        .await
+        .expect("solve");
+    assert!(r.status().is_success());
+    eventually("the conversation closed", || async {
+        let c = conversation(&app, "solved-quietly").await;
+        (c.status.state == ConversationState::Closed).then_some(())
+    })
+    .await;
+    let c = conversation(&app, "solved-quietly").await;
+    assert!(c.status.closed_at.is_some());
+    assert!(receiver.received().is_empty());
+    app.stop().await;
+}
