@@ -150,10 +150,21 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
             update_ticket(state, ZENDESK_QUEUE, ticket_id, &update).await?;
         }
     }
-    conversation.ticket_id = Some(ticket_id);
+    // Read again and apply this handoff's changes to what is stored now: a reply or a
+    // status change of the same ticket may have been recorded while Zendesk was asked, and
+    // saving the copy read at the start would undo it.
+    let mut latest = state
+        .store
+        .get_conversation(&args.source, &handoff.session_id)
+        .await
+        .map_err(store_err)?
+        .unwrap_or(conversation);
+    merge_contact(&mut latest, &handoff, &keys);
+    latest.status.customer_wrote(event.received_at);
+    latest.ticket_id = Some(ticket_id);
     state
         .store
-        .save_conversation(&conversation, state.clock.now())
+        .save_conversation(&latest, state.clock.now())
         .await
         .map_err(store_err)?;
     put_link(state, HANDOFF_DONE_LINK, &event_key, ticket_id).await?;
