@@ -218,6 +218,17 @@ async fn relay(
         )
         .await;
     }
+    if comment.comment_type.as_deref() == Some("VoiceComment") {
+        return handled(
+            state,
+            &handled_key,
+            format!(
+                "comment {} is a call's voice comment (call details, recording): not sent",
+                comment.id
+            ),
+        )
+        .await;
+    }
     let via = comment.via.as_ref().and_then(|v| v.channel.as_deref());
     if via == Some("api") {
         return handled(
