@@ -74,6 +74,15 @@ fn config(setup: &Setup, sandbox_url: &str, db: &std::path::Path) -> Config {
 impl Harness {
     /// Starts the sandbox, then deskline against it, and waits for the first directory sync.
     pub async fn start(setup: &Setup) -> anyhow::Result<Harness> {
+        Harness::start_with(setup, |_| {}).await
+    }
+
+    /// Like [`Harness::start`], with the benchmark's configuration changed by `configure`
+    /// (another source, a connector) before it is validated.
+    pub async fn start_with(
+        setup: &Setup,
+        configure: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Harness> {
         let dir = tempfile::tempdir().context("temporary directory")?;
         let sandbox_listener = TcpListener::bind("127.0.0.1:0").await?;
         let sandbox = zendesk_sandbox::start(setup.sandbox.clone(), sandbox_listener)
@@ -81,8 +90,9 @@ impl Harness {
             .context("the sandbox does not start")?;
         let sandbox_url = sandbox.base_url.clone();
         let db = dir.path().join("deskline.db");
-        let resolved = config::validate(config(setup, &sandbox_url, &db))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut config = config(setup, &sandbox_url, &db);
+        configure(&mut config);
+        let resolved = config::validate(config).map_err(|e| anyhow::anyhow!("{e}"))?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).await?);
         let runtime = Runtime {
             store: store.clone(),
@@ -131,6 +141,22 @@ impl Harness {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        Ok(())
+    }
+
+    /// Provisions the sandbox as `deskline zendesk provision` does (the replies trigger and
+    /// both webhooks, pointing at this service's `/zendesk/webhook`).
+    pub async fn provision(&self) -> anyhow::Result<()> {
+        let service = self.service.as_ref().context("the service is stopped")?;
+        let endpoint = reqwest::Url::parse(&format!("{}/zendesk/webhook", self.base))?;
+        deskline_server::provision::provision(
+            &service.state.zendesk,
+            self.store.as_ref(),
+            &endpoint,
+            chrono::Utc::now(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("provisioning the sandbox: {e}"))?;
         Ok(())
     }
 

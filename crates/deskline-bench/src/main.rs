@@ -6,6 +6,7 @@
 
 mod calls;
 mod drain;
+mod handoffs;
 mod harness;
 mod ingest;
 mod load;
@@ -31,6 +32,10 @@ enum Command {
     Tickets(tickets::TicketsArgs),
     /// Drain rate of a backlog under the account's rate limit, as a fraction of the limit.
     Drain(drain::DrainArgs),
+    /// AI handoffs → tickets (new contacts, and returning contacts joining their open
+    /// ticket) and agents' replies → the customer's channel: throughput, reply latency and
+    /// Zendesk requests per handoff and per reply.
+    Handoffs(handoffs::HandoffsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +48,7 @@ fn main() -> anyhow::Result<()> {
             Command::Ingest(args) => ingest::run(args).await,
             Command::Tickets(args) => tickets::run(args).await,
             Command::Drain(args) => drain::run(args).await,
+            Command::Handoffs(args) => handoffs::run(args).await,
         }
     })
 }

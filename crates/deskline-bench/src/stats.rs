@@ -19,6 +19,21 @@ pub fn purpose(method: &str, path: &str) -> &'static str {
         ("GET", "/api/v2/users")
         | ("GET", "/api/v2/groups")
         | ("GET", "/api/v2/group_memberships") => "directory",
+        _ => by_resource(method, bare),
+    }
+}
+
+/// Purposes of paths that name one resource (`/api/v2/tickets/{id}`, its comments, a user)
+/// and of provisioning (webhooks, triggers).
+fn by_resource(method: &str, bare: &str) -> &'static str {
+    let segments: Vec<&str> = bare.trim_start_matches("/api/v2/").split('/').collect();
+    let is_id = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match (method, segments.as_slice()) {
+        ("GET", ["tickets", id]) if is_id(id) => "ticket_show",
+        ("PUT", ["tickets", id]) if is_id(id) => "ticket_update",
+        ("GET", ["tickets", id, "comments"]) if is_id(id) => "comment_list",
+        ("GET", ["users", id]) if is_id(id) => "user_show",
+        (_, ["webhooks", ..]) | (_, ["triggers", ..]) => "provision",
         _ => "other",
     }
 }
@@ -63,18 +78,18 @@ impl RequestCounts {
         self.by_purpose.get(purpose).copied().unwrap_or(0)
     }
 
-    /// Requests made for calls: everything but preflight and directory sync.
+    /// Requests made for calls: everything but preflight, directory sync and provisioning.
     pub fn for_calls(&self) -> u64 {
         self.by_purpose
             .iter()
-            .filter(|(p, _)| !matches!(**p, "preflight" | "directory"))
+            .filter(|(p, _)| !matches!(**p, "preflight" | "directory" | "provision"))
             .map(|(_, n)| n)
             .sum()
     }
 
-    /// Preflight and directory-sync requests.
+    /// Preflight, directory-sync and provisioning requests.
     pub fn housekeeping(&self) -> u64 {
-        self.get("preflight") + self.get("directory")
+        self.get("preflight") + self.get("directory") + self.get("provision")
     }
 
     /// As JSON.
