@@ -129,8 +129,16 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
                 (id, false)
             }
             None => {
-                let id =
-                    create(state, source, &handoff, &plan, event_id, event.received_at).await?;
+                let id = create(
+                    state,
+                    job,
+                    source,
+                    &handoff,
+                    &plan,
+                    event_id,
+                    event.received_at,
+                )
+                .await?;
                 put_link(state, HANDOFF_CREATED_LINK, &event_key, id).await?;
                 (id, true)
             }
@@ -272,28 +280,33 @@ async fn append(
 
 async fn create(
     state: &AppState,
+    job: &Job,
     source: &Source,
     handoff: &Handoff,
     plan: &HandoffTicketPlan,
     event_id: deskline_store::EventId,
     received_at: DateTime<Utc>,
 ) -> Result<u64, JobOutcome> {
-    // A create whose answer was lost: the ticket exists with this session id as external id
-    // and was created after the handoff arrived.
-    wait_for_pause(state, ZENDESK_QUEUE).await?;
-    let existing = state
-        .zendesk
-        .tickets_by_external_id(&handoff.session_id)
-        .await
-        .map_err(|e| zendesk_failure(state, &e))?;
-    let cutoff = received_at - chrono::Duration::seconds(5);
-    if let Some(t) = existing.iter().find(|t| {
-        t.created_at.is_some_and(|c| c >= cutoff)
-            && t.tags
-                .iter()
-                .any(|x| x == "deskline_ticket_created_on_handoff")
-    }) {
-        return Ok(t.id);
+    // On a retry, a create whose answer was lost may have happened: the ticket then exists
+    // with this session id as external id, created after the handoff arrived. The first
+    // attempt skips the look-up (one request per handoff saved); the Idempotency-Key also
+    // covers retries within its two hours.
+    if job.attempt > 1 {
+        wait_for_pause(state, ZENDESK_QUEUE).await?;
+        let existing = state
+            .zendesk
+            .tickets_by_external_id(&handoff.session_id)
+            .await
+            .map_err(|e| zendesk_failure(state, &e))?;
+        let cutoff = received_at - chrono::Duration::seconds(5);
+        if let Some(t) = existing.iter().find(|t| {
+            t.created_at.is_some_and(|c| c >= cutoff)
+                && t.tags
+                    .iter()
+                    .any(|x| x == "deskline_ticket_created_on_handoff")
+        }) {
+            return Ok(t.id);
+        }
     }
     let requester_id = requester_for(state, &source.config.name, handoff).await?;
     let (assignee_id, group_id) = routing(state, source).await?;
