@@ -124,6 +124,7 @@ pub async fn start(
         Secret::new(runtime.zendesk_token.clone()),
     );
     zconfig.requests_per_minute = resolved.requests_per_minute;
+    zconfig.ticket_updates_per_minute = resolved.ticket_updates_per_minute;
     zconfig.timeout = resolved.config.zendesk.timeout;
     let zendesk = ZendeskClient::new(&zconfig).map_err(|e| StartError::Zendesk(e.to_string()))?;
     crate::preflight::check(&zendesk, &resolved.sources).await?;

@@ -32,6 +32,8 @@ pub enum Endpoint {
     General,
     /// `POST /api/v2/users/create_or_update`: 1 request per second per account.
     CreateOrUpdateUser,
+    /// `PUT /api/v2/tickets/{id}`: its own per-account limit (100 a minute by default).
+    TicketUpdate,
 }
 
 /// Rate-limit values from Zendesk's last answer, for metrics.
@@ -103,6 +105,7 @@ pub struct RateBudget {
 struct Inner {
     account: DefaultDirectRateLimiter,
     create_or_update: DefaultDirectRateLimiter,
+    ticket_updates: DefaultDirectRateLimiter,
     observed: Mutex<Observed>,
 }
 
@@ -115,8 +118,15 @@ impl std::fmt::Debug for RateBudget {
 }
 
 impl RateBudget {
-    /// A budget of `requests_per_minute` (at least 1).
+    /// A budget of `requests_per_minute` (at least 1), with Zendesk's default 100 ticket
+    /// updates a minute.
     pub fn new(requests_per_minute: u32) -> Self {
+        Self::with_ticket_updates(requests_per_minute, 100)
+    }
+
+    /// A budget of `requests_per_minute` of which at most `ticket_updates_per_minute` (at
+    /// least 1) are ticket updates.
+    pub fn with_ticket_updates(requests_per_minute: u32, ticket_updates_per_minute: u32) -> Self {
         let per_minute = NonZeroU32::new(requests_per_minute).unwrap_or(NonZeroU32::MIN);
         // A burst of ten seconds' worth lets a page walk or a burst of calls go out at once,
         // while the sustained rate stays at the plan's; Zendesk's own count (the reserve rule)
@@ -130,10 +140,17 @@ impl RateBudget {
             Some(q) => RateLimiter::direct(q),
             None => RateLimiter::direct(Quota::per_second(NonZeroU32::MIN)),
         };
+        // Updates beyond the limit are a 429 that pauses the whole queue for up to a minute;
+        // a burst of a tenth lets a few completions go out together.
+        let updates = NonZeroU32::new(ticket_updates_per_minute).unwrap_or(NonZeroU32::MIN);
+        let update_burst = NonZeroU32::new(updates.get().div_ceil(10)).unwrap_or(NonZeroU32::MIN);
+        let ticket_updates =
+            RateLimiter::direct(Quota::per_minute(updates).allow_burst(update_burst));
         RateBudget {
             inner: Arc::new(Inner {
                 account,
                 create_or_update,
+                ticket_updates,
                 observed: Mutex::new(Observed::default()),
             }),
         }
@@ -141,8 +158,10 @@ impl RateBudget {
 
     /// Waits until a request to `endpoint` may be sent.
     pub async fn acquire(&self, endpoint: Endpoint) {
-        if endpoint == Endpoint::CreateOrUpdateUser {
-            wait_for(&self.inner.create_or_update).await;
+        match endpoint {
+            Endpoint::CreateOrUpdateUser => wait_for(&self.inner.create_or_update).await,
+            Endpoint::TicketUpdate => wait_for(&self.inner.ticket_updates).await,
+            Endpoint::General => {}
         }
         wait_for(&self.inner.account).await;
         // After a 429 every request already waiting here holds back until Retry-After has
@@ -311,6 +330,23 @@ mod tests {
             (s.remaining, s.rate_limited, s.reserve_pauses),
             (Some(650), 1, 1)
         );
+    }
+
+    #[test]
+    fn ticket_updates_have_their_own_limiter() {
+        // Decision only, not durations: a burst of a tenth of the minute's updates goes out,
+        // the next update is held while the account limiter still has room.
+        let budget = RateBudget::with_ticket_updates(700, 100);
+        for i in 0..10 {
+            assert!(budget.inner.ticket_updates.check().is_ok(), "update {i}");
+        }
+        assert!(budget.inner.ticket_updates.check().is_err());
+        assert!(budget.inner.account.check().is_ok());
+        let high_volume = RateBudget::with_ticket_updates(2500, 300);
+        for i in 0..30 {
+            assert!(high_volume.inner.ticket_updates.check().is_ok(), "update {i}");
+        }
+        assert!(high_volume.inner.ticket_updates.check().is_err());
     }
 
     #[tokio::test]

@@ -65,18 +65,23 @@ pub struct ZendeskConfig {
     /// The account's plan budget in requests per minute (Team 200, Growth/Professional 400,
     /// Enterprise 700, High Volume 2,500); the client stays under it on its own.
     pub requests_per_minute: u32,
+    /// Zendesk's separate limit on ticket updates (`PUT /api/v2/tickets/{id}`) per account:
+    /// 100 a minute, 300 with the High Volume add-on.
+    pub ticket_updates_per_minute: u32,
     /// Whole-request timeout; a timed-out request is a transient error.
     pub timeout: Duration,
 }
 
 impl ZendeskConfig {
-    /// A config with the Enterprise plan's budget (700/min) and a 30 s timeout.
+    /// A config with the Enterprise plan's budget (700/min, 100 ticket updates/min) and a 30 s
+    /// timeout.
     pub fn new(base_url: impl Into<String>, email: impl Into<String>, token: Secret) -> Self {
         ZendeskConfig {
             base_url: base_url.into(),
             email: email.into(),
             api_token: token,
             requests_per_minute: 700,
+            ticket_updates_per_minute: 100,
             timeout: Duration::from_secs(30),
         }
     }

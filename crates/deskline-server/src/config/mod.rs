@@ -109,6 +109,8 @@ pub struct ZendeskConfig {
     pub plan: String,
     /// Overrides the plan's requests per minute.
     pub requests_per_minute: Option<u32>,
+    /// Ticket updates per minute (Zendesk limits them apart: 100, or 300 with High Volume).
+    pub ticket_updates_per_minute: Option<u32>,
     /// Timeout of one Zendesk request.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
@@ -134,6 +136,7 @@ impl Default for ZendeskConfig {
             api_token: None,
             plan: "enterprise".to_string(),
             requests_per_minute: None,
+            ticket_updates_per_minute: None,
             timeout: Duration::from_secs(30),
             webhook_secret: None,
             webhook_max_skew: Duration::from_secs(300),

@@ -137,6 +137,8 @@ pub struct Resolved {
     pub zendesk: ZendeskTarget,
     /// Requests per minute the client may spend.
     pub requests_per_minute: u32,
+    /// Ticket updates per minute the client may spend.
+    pub ticket_updates_per_minute: u32,
     /// The sources.
     pub sources: Vec<ResolvedSource>,
     /// Where agents' replies are delivered, by channel.
@@ -258,6 +260,19 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
             );
             400
         }
+    };
+    let ticket_updates_per_minute = match z.ticket_updates_per_minute {
+        Some(0) => {
+            add(
+                "zendesk.ticket_updates_per_minute",
+                "is 0".into(),
+                "set a positive number (Zendesk allows 100, 300 with the High Volume add-on), or remove it".into(),
+            );
+            1
+        }
+        Some(n) => n,
+        None if z.plan.trim().eq_ignore_ascii_case("high-volume") => 300,
+        None => 100,
     };
     if config.server.max_body_bytes < 1024 {
         add(
@@ -493,6 +508,7 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
         config,
         zendesk,
         requests_per_minute,
+        ticket_updates_per_minute,
         sources,
         connectors,
     })

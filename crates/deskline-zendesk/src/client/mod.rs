@@ -124,7 +124,10 @@ impl ZendeskClient {
                 base,
                 email: email.to_string(),
                 auth,
-                budget: RateBudget::new(config.requests_per_minute),
+                budget: RateBudget::with_ticket_updates(
+                    config.requests_per_minute,
+                    config.ticket_updates_per_minute,
+                ),
                 page_size: MAX_PAGE_SIZE,
                 max_pages: DEFAULT_MAX_PAGES,
             }),

@@ -184,7 +184,7 @@ impl ZendeskClient {
             .send(
                 Method::PUT,
                 self.url(&path),
-                Endpoint::General,
+                Endpoint::TicketUpdate,
                 Some(body),
                 None,
             )

@@ -247,3 +247,21 @@ fn handoff_settings_belong_to_handoff_sources() {
         ["sources.ai.handoff.assignee", "sources.myoperator.handoff"]
     );
 }
+
+#[test]
+fn ticket_updates_follow_the_plan_unless_set() {
+    let r = validate(remote()).expect("valid");
+    assert_eq!(r.ticket_updates_per_minute, 100);
+    let mut c = remote();
+    c.zendesk.plan = "high-volume".into();
+    assert_eq!(validate(c).expect("valid").ticket_updates_per_minute, 300);
+    let mut c = remote();
+    c.zendesk.ticket_updates_per_minute = Some(40);
+    assert_eq!(validate(c).expect("valid").ticket_updates_per_minute, 40);
+    let mut c = remote();
+    c.zendesk.ticket_updates_per_minute = Some(0);
+    assert_eq!(
+        keys(&validate(c).unwrap_err()),
+        ["zendesk.ticket_updates_per_minute"]
+    );
+}
