@@ -170,6 +170,7 @@ pub async fn start(
         requester_locks: Arc::default(),
         recording_links,
         connectors: Arc::new(resolved.connectors),
+        queue_signals: Arc::default(),
         outbound: reqwest::Client::builder()
             .user_agent(concat!("deskline/", env!("CARGO_PKG_VERSION")))
             .build()

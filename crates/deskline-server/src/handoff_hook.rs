@@ -73,6 +73,9 @@ pub(crate) async fn receive(
         .await
         .map_err(|e| HttpError::storage(&e))?;
     let duplicate = matches!(outcome, Ingested::Duplicate { .. });
+    if !duplicate {
+        state.queue_signals.notify(ZENDESK_QUEUE);
+    }
     metrics::counter!("deskline_events_received_total", "source" => name.to_string(),
         "outcome" => if duplicate { "duplicate" } else { "stored" })
     .increment(1);

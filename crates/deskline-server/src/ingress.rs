@@ -221,6 +221,9 @@ async fn receive(
             .map_err(|e| HttpError::storage(&e))?;
         let duplicate = matches!(outcome, Ingested::Duplicate { .. });
         any_new |= !duplicate;
+        if !duplicate {
+            state.queue_signals.notify(ZENDESK_QUEUE);
+        }
         metrics::counter!("deskline_events_received_total", "source" => name.clone(),
             "outcome" => if duplicate { "duplicate" } else { "stored" })
         .increment(1);

@@ -67,6 +67,29 @@ pub struct AppState {
     pub connectors: Arc<crate::config::Connectors>,
     /// The HTTP client for outbound connectors (each request sets its connector's timeout).
     pub outbound: reqwest::Client,
+    /// Wakes a queue's idle worker when this process queues a job.
+    pub queue_signals: Arc<QueueSignals>,
+}
+
+/// Wakes a queue's idle worker as soon as a job is queued in this process, so a job waits for
+/// the next poll only when another instance queued it (or it became due by time).
+#[derive(Debug, Default)]
+pub struct QueueSignals {
+    signals: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
+}
+
+impl QueueSignals {
+    /// The signal of `queue`, which its worker waits on.
+    pub fn signal(&self, queue: &str) -> Arc<tokio::sync::Notify> {
+        let mut signals = self.signals.lock().unwrap_or_else(PoisonError::into_inner);
+        signals.entry(queue.to_string()).or_default().clone()
+    }
+
+    /// A job was queued on `queue`. The permit is kept when the worker is busy, so the wake-up
+    /// is never lost between its last claim and its next wait.
+    pub fn notify(&self, queue: &str) {
+        self.signal(queue).notify_one();
+    }
 }
 
 /// Locks by key, so jobs of this process do one thing at a time per key (for example, the

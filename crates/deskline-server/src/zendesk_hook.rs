@@ -213,6 +213,9 @@ async fn receive(
         .ingest(event, jobs)
         .await
         .map_err(|e| HttpError::storage(&e))?;
+    state
+        .queue_signals
+        .notify(crate::worker::call_ticket::ZENDESK_QUEUE);
     Ok(match outcome {
         Ingested::Stored { event_id, .. } => (
             StatusCode::ACCEPTED,

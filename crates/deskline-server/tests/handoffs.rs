@@ -863,3 +863,76 @@ async fn a_ticket_solved_without_a_reply_closes_its_conversation_through_the_eve
     assert!(receiver.received().is_empty());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn queued_jobs_wake_the_workers_instead_of_waiting_for_the_next_poll() {
+    let (receiver, url) = Receiver::start().await;
+    // A poll far longer than the test may take: only the wake-up can explain a quick result.
+    let app = spawn(&url, |config| {
+        config.worker.poll_interval = std::time::Duration::from_secs(120);
+    })
+    .await;
+    provision(&app).await;
+    let started = std::time::Instant::now();
+    post_handoff(&app, &handoff("awake", "ada@example.test", "hi")).await;
+    let id = ticket_of(&app, "awake").await["id"].as_u64().expect("id");
+    settled(&app, "handoff_ticket", 1).await;
+    agent_comment(&app, id, true, "Hello Ada", None).await;
+    eventually("the reply", || async {
+        (!receiver.received().is_empty()).then_some(())
+    })
+    .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "handoff, ticket, reply and delivery took {:?}",
+        started.elapsed()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reply_and_solve_is_sent_even_when_the_status_event_is_handled_first() {
+    let (receiver, url) = Receiver::start().await;
+    let app = spawn(&url, |_| {}).await;
+    provision(&app).await;
+    // Without the reply trigger only ticket.status_changed arrives: the hardest order.
+    let trigger = app
+        .service
+        .state
+        .store
+        .get_link("zendesk_provision", "reply_trigger_id")
+        .await
+        .expect("store")
+        .expect("provisioned trigger")
+        .value;
+    let r = app
+        .sandbox(
+            reqwest::Method::DELETE,
+            &format!("/api/v2/triggers/{trigger}"),
+        )
+        .send()
+        .await
+        .expect("delete the trigger");
+    assert!(r.status().is_success(), "{}", r.status());
+    post_handoff(&app, &handoff("solve-first", "sol@example.test", "hi")).await;
+    let id = ticket_of(&app, "solve-first").await["id"]
+        .as_u64()
+        .expect("id");
+    settled(&app, "handoff_ticket", 1).await;
+    agent_comment(&app, id, true, "Refunded, closing.", Some("solved")).await;
+    let got = eventually("the reply", || async {
+        let got = receiver.received();
+        (!got.is_empty()).then_some(got)
+    })
+    .await;
+    assert_eq!(
+        got[0].json()["data"]["comment"]["body"],
+        "Refunded, closing."
+    );
+    eventually("the conversation closed", || async {
+        let c = conversation(&app, "solve-first").await;
+        (c.status.state == ConversationState::Closed).then_some(())
+    })
+    .await;
+    app.stop().await;
+}

@@ -243,6 +243,7 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let concurrency = state.worker.concurrency.max(1);
+    let wake = state.queue_signals.signal(queue);
     let mut running: JoinSet<()> = JoinSet::new();
     loop {
         if *stop.borrow() {
@@ -271,6 +272,7 @@ pub async fn run(
             tokio::select! {
                 _ = stop.changed() => {}
                 _ = running.join_next(), if !running.is_empty() => {}
+                _ = wake.notified() => {}
                 _ = tokio::time::sleep(state.worker.poll_interval) => {}
             }
         }

@@ -9,6 +9,7 @@
 //! recognised by its `via` channel.
 
 use chrono::{DateTime, Utc};
+use deskline_core::conversation::ConversationState;
 use deskline_store::{Conversation, Job, NewJob};
 use deskline_zendesk::{Comment, NewComment, TicketUpdate, UserRole};
 use serde::Deserialize;
@@ -52,6 +53,13 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
     let event = stored_event(state, job).await?;
     let body = event.normalized;
     let at = event.received_at;
+    // When Zendesk says the change happened (the envelope's `time`, the trigger's
+    // `updated_at`), to compare with comment times, which are Zendesk's too.
+    let changed_at = ["time", "updated_at"]
+        .iter()
+        .filter_map(|k| body.get(*k).and_then(Value::as_str))
+        .find_map(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map_or(at, |t| t.with_timezone(&Utc));
     match args.kind.as_str() {
         "zendesk.ticket.status_changed" => {
             let status = body
@@ -59,12 +67,34 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
                 .or_else(|| body.pointer("/detail/status"))
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            close_if_done(state, &conversations, status, at).await?;
-            Ok(JobOutcome::Done(format!(
-                "ticket {} is now {}",
-                args.ticket_id,
-                status.to_ascii_lowercase()
-            )))
+            let status = status.to_ascii_lowercase();
+            let mut said = format!("ticket {} is now {status}", args.ticket_id);
+            let closing = matches!(status.as_str(), "solved" | "closed")
+                && conversation.status.state != ConversationState::Closed;
+            if closing {
+                // An agent's "reply and solve" is one update, and its status event may be
+                // handled before the reply trigger: relay what was written up to the close
+                // while the conversation is still open.
+                if let JobOutcome::Done(relayed) = reply(
+                    state,
+                    args.ticket_id,
+                    conversation,
+                    None,
+                    at,
+                    Some(changed_at),
+                )
+                .await?
+                {
+                    said = format!("{said}; before closing: {relayed}");
+                }
+            }
+            let fresh = state
+                .store
+                .conversations_for_ticket(args.ticket_id)
+                .await
+                .map_err(store_err)?;
+            close_if_done(state, &fresh, &status, changed_at).await?;
+            Ok(JobOutcome::Done(said))
         }
         "zendesk.ticket.comment_added" => {
             let id = body
@@ -74,7 +104,7 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
                     other => other.as_u64(),
                 })
                 .ok_or_else(|| JobOutcome::Discard("the event names no comment id".into()))?;
-            reply(state, args.ticket_id, conversation, Some(id), at).await
+            reply(state, args.ticket_id, conversation, Some(id), at, None).await
         }
         "zendesk.trigger" => {
             if body.get("deskline_event").and_then(Value::as_str)
@@ -86,14 +116,14 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
             }
             // The reply first, with the conversation as it was: "reply and solve" in one
             // update still reaches the customer.
-            let outcome = reply(state, args.ticket_id, conversation, None, at).await?;
+            let outcome = reply(state, args.ticket_id, conversation, None, at, None).await?;
             if let Some(status) = body.get("status").and_then(Value::as_str) {
                 let fresh = state
                     .store
                     .conversations_for_ticket(args.ticket_id)
                     .await
                     .map_err(store_err)?;
-                close_if_done(state, &fresh, status, at).await?;
+                close_if_done(state, &fresh, status, changed_at).await?;
             }
             Ok(outcome)
         }
@@ -132,6 +162,7 @@ async fn comments_to_relay(
     ticket_id: u64,
     id: Option<u64>,
     since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
 ) -> Result<Vec<Comment>, JobOutcome> {
     wait_for_pause(state, ZENDESK_QUEUE).await?;
     let comments = state
@@ -144,6 +175,10 @@ async fn comments_to_relay(
         None => comments
             .into_iter()
             .filter(|c| c.public && c.created_at.is_none_or(|t| t >= since))
+            .filter(|c| match (until, c.created_at) {
+                (Some(until), Some(t)) => t <= until,
+                _ => true,
+            })
             .collect(),
     })
 }
@@ -175,11 +210,12 @@ async fn reply(
     mut conversation: Conversation,
     comment_id: Option<u64>,
     at: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
 ) -> Result<JobOutcome, JobOutcome> {
     // Zendesk's times have whole seconds and another clock: a reply made right after the
     // handoff must not look older than the conversation.
     let since = conversation.created_at - chrono::Duration::seconds(30);
-    let comments = comments_to_relay(state, ticket_id, comment_id, since).await?;
+    let comments = comments_to_relay(state, ticket_id, comment_id, since, until).await?;
     if comments.is_empty() {
         return Ok(JobOutcome::Done(format!(
             "ticket {ticket_id} has no such public comment; nothing to send"
@@ -269,7 +305,7 @@ async fn relay(
         )
         .await;
     }
-    if let Err(refusal) = conversation.status.reply_decision(state.clock.now()) {
+    if let Err(refusal) = conversation.status.reply_decision(when) {
         metrics::counter!("deskline_replies_total", "outcome" => "refused").increment(1);
         // The agent would otherwise believe the customer got it.
         let note = format!(
@@ -333,6 +369,7 @@ async fn relay(
         .enqueue(job, state.clock.now())
         .await
         .map_err(store_err)?;
+    state.queue_signals.notify(OUTBOUND_QUEUE);
     conversation.status.agent_replied(author_id);
     state
         .store
