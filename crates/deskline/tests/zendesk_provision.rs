@@ -186,12 +186,17 @@ impl Sandbox {
     }
 }
 
+/// The `key` of every item, sorted: the sandbox lists webhooks by id, and ids made in the
+/// same millisecond have no fixed order.
 fn names(list: &Value, key: &str) -> Vec<String> {
-    list.as_array()
+    let mut out: Vec<String> = list
+        .as_array()
         .into_iter()
         .flatten()
         .filter_map(|x| x[key].as_str().map(str::to_string))
-        .collect()
+        .collect();
+    out.sort();
+    out
 }
 
 async fn link(store: &SqliteStore, (kind, key): (&str, &str)) -> Option<deskline_store::Link> {
