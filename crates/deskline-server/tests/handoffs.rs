@@ -698,6 +698,22 @@ async fn the_24_hour_window_and_closed_conversations_hold_replies_back() {
     app.stop().await;
 }
 
+/// The API requests the sandbox logged after `before`, as `METHOD path`, without the test's own
+/// polling: it lists tickets by external id without paging parameters, while deskline's client
+/// always pages, so deskline's own look-ups still count.
+async fn deskline_requests_since(app: &TestApp, before: u64) -> Vec<String> {
+    app.sandbox_requests(before)
+        .await
+        .iter()
+        .filter(|r| {
+            r["path"].as_str().is_some_and(|p| {
+                p.starts_with("/api/") && !p.starts_with("/api/v2/tickets?external_id=")
+            })
+        })
+        .map(|r| format!("{} {}", r["method"], r["path"]).replace('"', ""))
+        .collect()
+}
+
 #[tokio::test]
 async fn a_handoff_costs_three_zendesk_requests_and_joining_an_open_ticket_two() {
     let (_receiver, url) = Receiver::start().await;
@@ -706,19 +722,7 @@ async fn a_handoff_costs_three_zendesk_requests_and_joining_an_open_ticket_two()
     post_handoff(&app, &handoff("cost-1", "carl@example.test", "hi")).await;
     ticket_of(&app, "cost-1").await;
     settled(&app, "handoff_ticket", 1).await;
-    let first: Vec<String> = app
-        .sandbox_requests(before)
-        .await
-        .iter()
-        // The test's own polling lists tickets by external id without paging parameters;
-        // deskline's client always pages, so its own look-ups still count.
-        .filter(|r| {
-            r["path"].as_str().is_some_and(|p| {
-                p.starts_with("/api/") && !p.starts_with("/api/v2/tickets?external_id=")
-            })
-        })
-        .map(|r| format!("{} {}", r["method"], r["path"]).replace('"', ""))
-        .collect();
+    let first = deskline_requests_since(&app, before).await;
     assert_eq!(
         first.len(),
         3,
@@ -728,19 +732,7 @@ async fn a_handoff_costs_three_zendesk_requests_and_joining_an_open_ticket_two()
     let before = app.last_request_seq().await;
     post_handoff(&app, &handoff("cost-2", "carl@example.test", "again")).await;
     settled(&app, "handoff_ticket", 2).await;
-    let second: Vec<String> = app
-        .sandbox_requests(before)
-        .await
-        .iter()
-        // The test's own polling lists tickets by external id without paging parameters;
-        // deskline's client always pages, so its own look-ups still count.
-        .filter(|r| {
-            r["path"].as_str().is_some_and(|p| {
-                p.starts_with("/api/") && !p.starts_with("/api/v2/tickets?external_id=")
-            })
-        })
-        .map(|r| format!("{} {}", r["method"], r["path"]).replace('"', ""))
-        .collect();
+    let second = deskline_requests_since(&app, before).await;
     assert_eq!(
         second.len(),
         2,

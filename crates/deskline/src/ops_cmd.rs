@@ -69,44 +69,25 @@ impl Connection {
             .clone()
             .or_else(|| secrets.sources.get(&source.name).cloned())
             .context("the source has no secret")?;
-        let r = self
+        let request = self
             .http
             .post(format!("{}/hooks/{}", self.url, source.name))
             .header(source.secret_header.as_str(), secret)
-            .json(payload)
-            .send()
+            .json(payload);
+        self.send(request)
             .await
-            .with_context(|| {
-                format!(
-                    "cannot reach deskline at {} (is `deskline serve` running?)",
-                    self.url
-                )
-            })?;
-        let status = r.status();
-        let answer: Value = r.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            bail!(
-                "deskline refused the {what}: {status}: {}",
-                answer["message"].as_str().unwrap_or("")
-            );
-        }
-        Ok(answer)
+            .with_context(|| format!("the {what} was not accepted"))
     }
 
-    /// A request to the admin API; a non-2xx answer is an error with its message.
-    pub(crate) async fn admin(&self, method: reqwest::Method, path: &str) -> anyhow::Result<Value> {
-        let r = self
-            .http
-            .request(method, format!("{}{path}", self.url))
-            .bearer_auth(&self.admin_token)
-            .send()
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot reach deskline at {} (is `deskline serve` running?)",
-                    self.url
-                )
-            })?;
+    /// Sends a request to the service: its JSON answer, or an error with the status and
+    /// deskline's message.
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let r = request.send().await.with_context(|| {
+            format!(
+                "cannot reach deskline at {} (is `deskline serve` running?)",
+                self.url
+            )
+        })?;
         let status = r.status();
         let body: Value = r.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
@@ -116,6 +97,15 @@ impl Connection {
             );
         }
         Ok(body)
+    }
+
+    /// A request to the admin API; a non-2xx answer is an error with its message.
+    pub(crate) async fn admin(&self, method: reqwest::Method, path: &str) -> anyhow::Result<Value> {
+        let request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.admin_token);
+        self.send(request).await
     }
 }
 
