@@ -244,6 +244,19 @@ impl ZendeskClient {
         })
     }
 
+    /// Encodes `body` as JSON and sends it to `path`; the answer as it came.
+    pub(crate) async fn send_json<B: serde::Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        endpoint: Endpoint,
+        body: &B,
+    ) -> Result<Answer, ZendeskError> {
+        let bytes = json_body(body, path)?;
+        self.send(method, self.url(path), endpoint, Some(bytes), None)
+            .await
+    }
+
     /// GET and decode.
     pub(crate) async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T, ZendeskError> {
         self.send(Method::GET, url, Endpoint::General, None, None)

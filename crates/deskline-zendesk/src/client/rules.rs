@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-use super::{json_body, ZendeskClient};
+use super::ZendeskClient;
 use crate::budget::Endpoint;
 use crate::config::Secret;
 use crate::error::ZendeskError;
@@ -67,34 +67,21 @@ impl ZendeskClient {
 
     /// `POST /api/v2/webhooks`: creates a webhook (it gets a new signing secret).
     pub async fn create_webhook(&self, webhook: &NewWebhook) -> Result<Webhook, ZendeskError> {
-        let path = "/api/v2/webhooks";
-        let body = json_body(&WebhookBody { webhook }, path)?;
-        let answer = self
-            .send(
-                Method::POST,
-                self.url(path),
-                Endpoint::General,
-                Some(body),
-                None,
-            )
-            .await?;
-        Ok(answer.json::<WebhookEnvelope>()?.webhook)
+        let body = WebhookBody { webhook };
+        self.send_json(Method::POST, "/api/v2/webhooks", Endpoint::General, &body)
+            .await?
+            .json::<WebhookEnvelope>()
+            .map(|e| e.webhook)
     }
 
     /// `PUT /api/v2/webhooks/{id}`: replaces the webhook's definition (Zendesk answers 204
     /// without a body). The connection method (triggers or event types) cannot change.
     pub async fn update_webhook(&self, id: &str, webhook: &NewWebhook) -> Result<(), ZendeskError> {
         let path = webhook_path(id, "")?;
-        let body = json_body(&WebhookBody { webhook }, &path)?;
-        self.send(
-            Method::PUT,
-            self.url(&path),
-            Endpoint::General,
-            Some(body),
-            None,
-        )
-        .await?;
-        Ok(())
+        let body = WebhookBody { webhook };
+        self.send_json(Method::PUT, &path, Endpoint::General, &body)
+            .await
+            .map(drop)
     }
 
     /// `DELETE /api/v2/webhooks/{id}`. A missing webhook is `NotFound`.
@@ -107,8 +94,8 @@ impl ZendeskClient {
             None,
             None,
         )
-        .await?;
-        Ok(())
+        .await
+        .map(drop)
     }
 
     /// `GET /api/v2/webhooks/{id}/signing_secret`: the key Zendesk signs its deliveries with.
@@ -134,18 +121,11 @@ impl ZendeskClient {
 
     /// `POST /api/v2/triggers`: creates a trigger; it runs after the existing ones.
     pub async fn create_trigger(&self, trigger: &NewTrigger) -> Result<Trigger, ZendeskError> {
-        let path = "/api/v2/triggers";
-        let body = json_body(&TriggerBody { trigger }, path)?;
-        let answer = self
-            .send(
-                Method::POST,
-                self.url(path),
-                Endpoint::General,
-                Some(body),
-                None,
-            )
-            .await?;
-        Ok(answer.json::<TriggerEnvelope>()?.trigger)
+        let body = TriggerBody { trigger };
+        self.send_json(Method::POST, "/api/v2/triggers", Endpoint::General, &body)
+            .await?
+            .json::<TriggerEnvelope>()
+            .map(|e| e.trigger)
     }
 
     /// `PUT /api/v2/triggers/{id}`: sets what `trigger` holds, replacing all conditions and
@@ -156,17 +136,11 @@ impl ZendeskClient {
         trigger: &NewTrigger,
     ) -> Result<Trigger, ZendeskError> {
         let path = format!("/api/v2/triggers/{id}");
-        let body = json_body(&TriggerBody { trigger }, &path)?;
-        let answer = self
-            .send(
-                Method::PUT,
-                self.url(&path),
-                Endpoint::General,
-                Some(body),
-                None,
-            )
-            .await?;
-        Ok(answer.json::<TriggerEnvelope>()?.trigger)
+        let body = TriggerBody { trigger };
+        self.send_json(Method::PUT, &path, Endpoint::General, &body)
+            .await?
+            .json::<TriggerEnvelope>()
+            .map(|e| e.trigger)
     }
 
     /// `DELETE /api/v2/triggers/{id}`. A missing trigger is `NotFound`.
@@ -179,8 +153,8 @@ impl ZendeskClient {
             None,
             None,
         )
-        .await?;
-        Ok(())
+        .await
+        .map(drop)
     }
 }
 

@@ -124,24 +124,19 @@ impl ZendeskClient {
                 ))
             }
         }
-        let path = "/api/v2/channels/voice/tickets";
-        let body = json_body(
-            &VoiceBody {
-                display_to_agent,
-                ticket,
-            },
-            path,
-        )?;
-        let answer = self
-            .send(
-                Method::POST,
-                self.url(path),
-                Endpoint::General,
-                Some(body),
-                None,
-            )
-            .await?;
-        Ok(answer.json::<TicketEnvelope>()?.ticket)
+        let body = VoiceBody {
+            display_to_agent,
+            ticket,
+        };
+        self.send_json(
+            Method::POST,
+            "/api/v2/channels/voice/tickets",
+            Endpoint::General,
+            &body,
+        )
+        .await?
+        .json::<TicketEnvelope>()
+        .map(|e| e.ticket)
     }
 
     /// Every ticket with this external id (not unique on Zendesk; archived tickets excluded).
@@ -168,28 +163,19 @@ impl ZendeskClient {
         update: &TicketUpdate,
     ) -> Result<Ticket, ZendeskError> {
         let path = format!("/api/v2/tickets/{id}");
-        let body = if update.unassign {
+        let mut body = serde_json::to_value(UpdateBody { ticket: update }).map_err(|e| {
+            ZendeskError::BadRequest {
+                description: format!("not sent: cannot encode the body of {path}: {e}"),
+            }
+        })?;
+        if update.unassign {
             // `null` is how Zendesk clears a field; the typed field can only set one.
-            let mut value = serde_json::to_value(UpdateBody { ticket: update }).map_err(|e| {
-                ZendeskError::BadRequest {
-                    description: format!("not sent: cannot encode the body of {path}: {e}"),
-                }
-            })?;
-            value["ticket"]["assignee_id"] = serde_json::Value::Null;
-            json_body(&value, &path)?
-        } else {
-            json_body(&UpdateBody { ticket: update }, &path)?
-        };
-        let answer = self
-            .send(
-                Method::PUT,
-                self.url(&path),
-                Endpoint::TicketUpdate,
-                Some(body),
-                None,
-            )
-            .await?;
-        Ok(answer.json::<TicketEnvelope>()?.ticket)
+            body["ticket"]["assignee_id"] = serde_json::Value::Null;
+        }
+        self.send_json(Method::PUT, &path, Endpoint::TicketUpdate, &body)
+            .await?
+            .json::<TicketEnvelope>()
+            .map(|e| e.ticket)
     }
 
     /// Every comment of a ticket, oldest first.

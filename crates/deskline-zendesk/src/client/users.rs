@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-use super::{json_body, ZendeskClient};
+use super::ZendeskClient;
 use crate::budget::Endpoint;
 use crate::error::ZendeskError;
 use crate::types::{NewUser, Organization, User};
@@ -77,15 +77,12 @@ impl ZendeskClient {
         &self,
         user: &NewUser,
     ) -> Result<(User, bool), ZendeskError> {
-        let path = "/api/v2/users/create_or_update";
-        let body = json_body(&UserBody { user }, path)?;
         let answer = self
-            .send(
+            .send_json(
                 Method::POST,
-                self.url(path),
+                "/api/v2/users/create_or_update",
                 Endpoint::CreateOrUpdateUser,
-                Some(body),
-                None,
+                &UserBody { user },
             )
             .await?;
         let created = answer.status == 201;
