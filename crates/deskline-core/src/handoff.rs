@@ -20,6 +20,7 @@ use crate::phone::{PartyNumber, PhoneParser};
 
 pub mod ticket;
 use crate::plan::tag_slug;
+use crate::sources::json_kind;
 use crate::sources::{BodyKind, Inbound, SourceError};
 
 /// The `customData` key prefix that sets a ticket custom field.
@@ -241,7 +242,7 @@ fn body(inbound: &Inbound<'_>) -> Result<Map<String, Value>, SourceError> {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(SourceError::Shape(format!(
             "expected the handoff as a JSON object, got {}",
-            kind_of(&other)
+            json_kind(&other)
         ))),
         Err(e) => Err(SourceError::MalformedJson(e.to_string())),
     }
@@ -302,7 +303,7 @@ fn transcript(body: &Map<String, Value>) -> Result<Vec<TranscriptMessage>, Sourc
             return Err(at_index(
                 i,
                 "",
-                format!("expected an object, got {}", kind_of(item)),
+                format!("expected an object, got {}", json_kind(item)),
             ));
         };
         let role = match m.get("role") {
@@ -324,7 +325,7 @@ fn transcript(body: &Map<String, Value>) -> Result<Vec<TranscriptMessage>, Sourc
                 return Err(at_index(
                     i,
                     ".role",
-                    format!("expected a string, got {}", kind_of(other)),
+                    format!("expected a string, got {}", json_kind(other)),
                 ))
             }
         };
@@ -335,7 +336,7 @@ fn transcript(body: &Map<String, Value>) -> Result<Vec<TranscriptMessage>, Sourc
                 return Err(at_index(
                     i,
                     ".text",
-                    format!("expected a string, got {}", kind_of(other)),
+                    format!("expected a string, got {}", json_kind(other)),
                 ))
             }
         };
@@ -384,7 +385,7 @@ fn custom_data(data: &Map<String, Value>) -> Result<CustomParts, SourceError> {
                                     "field customData.{TAGS_KEY:?} is invalid: expected \
                                      comma-separated text or an array of strings, got an array \
                                      holding {}",
-                                    kind_of(other)
+                                    json_kind(other)
                                 )))
                             }
                         }
@@ -395,7 +396,7 @@ fn custom_data(data: &Map<String, Value>) -> Result<CustomParts, SourceError> {
                     return Err(SourceError::Shape(format!(
                         "field customData.{TAGS_KEY:?} is invalid: expected comma-separated \
                          text, got {}",
-                        kind_of(other)
+                        json_kind(other)
                     )))
                 }
             };
@@ -472,7 +473,7 @@ fn time(v: &Value) -> Result<DateTime<Utc>, String> {
         }
         other => Err(format!(
             "expected RFC 3339 text or epoch seconds, got {}",
-            kind_of(other)
+            json_kind(other)
         )),
     }
 }
@@ -484,22 +485,11 @@ fn at_index(i: usize, suffix: &str, reason: String) -> SourceError {
 }
 
 fn expected(field: &'static str, what: &str, got: &Value) -> SourceError {
-    invalid(field, format!("expected {what}, got {}", kind_of(got)))
+    invalid(field, format!("expected {what}, got {}", json_kind(got)))
 }
 
 fn invalid(field: &'static str, reason: String) -> SourceError {
     SourceError::InvalidField { field, reason }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use crate::auth::check_source_secret;
 use crate::config::SourceKind;
 use crate::http_error::HttpError;
 use crate::state::{AppState, Source};
+use deskline_core::sources::json_kind;
 
 /// The channel of a phone session's conversation; `Store::open_phone_session` matches on it.
 pub const PHONE_CHANNEL: &str = "phone";
@@ -128,19 +129,8 @@ fn text(v: Option<&Value>, field: &str) -> Result<Option<String>, HttpError> {
         Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Ok(Some(n.to_string())),
         Some(other) => Err(bad(format!(
             "{field}: expected a string, got {}",
-            kind_of(other)
+            json_kind(other)
         ))),
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

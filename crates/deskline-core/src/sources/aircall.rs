@@ -25,6 +25,7 @@ use super::{BodyKind, Inbound, SourceError, VerifyError};
 use crate::call::{AgentRef, CallLeg, CallRecord, Direction, Outcome, Provider, Recording};
 use crate::event::{CallAnswer, CallEvent, CallStart, Disposition, ParsedEvent};
 use crate::phone::{PartyNumber, PhoneParser};
+use crate::sources::json_kind;
 
 /// Parses one Aircall webhook into call events: none, or one.
 pub fn parse(inbound: &Inbound<'_>, phones: &PhoneParser) -> Result<Vec<ParsedEvent>, SourceError> {
@@ -51,7 +52,7 @@ pub fn parse(inbound: &Inbound<'_>, phones: &PhoneParser) -> Result<Vec<ParsedEv
         Some(other) => {
             return Err(invalid(
                 "data",
-                format!("expected the call object, got {}", kind_of(other)),
+                format!("expected the call object, got {}", json_kind(other)),
             ))
         }
     };
@@ -110,20 +111,9 @@ fn envelope(inbound: &Inbound<'_>) -> Result<Map<String, Value>, SourceError> {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(SourceError::Shape(format!(
             "expected the webhook as a JSON object, got {}",
-            kind_of(&other)
+            json_kind(&other)
         ))),
         Err(e) => Err(SourceError::MalformedJson(e.to_string())),
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -160,7 +150,7 @@ fn epoch_field(
         Some(other) => {
             return Err(invalid(
                 field,
-                format!("expected epoch seconds, got {}", kind_of(other)),
+                format!("expected epoch seconds, got {}", json_kind(other)),
             ))
         }
     };
@@ -199,7 +189,7 @@ fn seconds(
             .map_err(|_| invalid(field, format!("{s:?} is not a number of seconds"))),
         Some(other) => Err(invalid(
             field,
-            format!("expected a number of seconds, got {}", kind_of(other)),
+            format!("expected a number of seconds, got {}", json_kind(other)),
         )),
     }
 }
@@ -369,7 +359,7 @@ fn disposition(
             Some(Value::Array(items)) => Ok(items.iter().filter_map(Value::as_object).collect()),
             Some(other) => Err(invalid(
                 field,
-                format!("expected a list, got {}", kind_of(other)),
+                format!("expected a list, got {}", json_kind(other)),
             )),
         }
     };

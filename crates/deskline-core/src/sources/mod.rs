@@ -111,3 +111,17 @@ impl BodyKind {
         }
     }
 }
+
+/// What a JSON value is (`a string`, `an array`, …), for error messages that say what was
+/// expected and what came instead.
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -41,6 +41,7 @@
 
 use std::fmt;
 
+use crate::sources::json_kind;
 use serde_json::Value;
 
 /// A parsed selector.
@@ -447,15 +448,12 @@ pub fn is_blank(v: &Value) -> bool {
     }
 }
 
-/// `a string`, `a number`, … for messages.
+/// What a value is, for messages; arrays are "lists", as docs/providers/generic.md calls
+/// them for the people who write mappings.
 pub fn kind_of(v: &Value) -> &'static str {
     match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
         Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
+        other => json_kind(other),
     }
 }
 

@@ -7,10 +7,11 @@ use serde_json::{Map, Value};
 
 use super::after_call::correlated_record;
 use super::SourceError;
-use super::{agent_from, as_text, disposition_names, invalid, kind_of, short_hash, time_value};
+use super::{agent_from, as_text, disposition_names, invalid, short_hash, time_value};
 use crate::call::{AgentRef, Provider};
 use crate::event::{CallEvent, Disposition, ParsedEvent};
 use crate::phone::PhoneParser;
+use crate::sources::json_kind;
 
 /// Keys a comment object may hold its text under.
 const COMMENT_TEXT_KEYS: &[&str] = &["_tx", "text", "comment"];
@@ -91,7 +92,7 @@ pub(super) fn comments_from(
         Some(other) => {
             return Err(invalid(
                 field,
-                format!("expected a list of comments, got {}", kind_of(other)),
+                format!("expected a list of comments, got {}", json_kind(other)),
             ))
         }
     };
@@ -122,7 +123,7 @@ pub(super) fn comments_from(
             other => {
                 return Err(invalid(
                     field,
-                    format!("element {} is {}, not a comment", i + 1, kind_of(other)),
+                    format!("element {} is {}, not a comment", i + 1, json_kind(other)),
                 ))
             }
         };

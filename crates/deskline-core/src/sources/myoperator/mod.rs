@@ -36,6 +36,7 @@ use super::{BodyKind, Inbound, SourceError};
 use crate::call::{AgentRef, CallRecord, Direction};
 use crate::event::ParsedEvent;
 use crate::phone::{PartyNumber, PhoneParser};
+use crate::sources::json_kind;
 
 /// Which MyOperator webhook a body is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,24 +224,13 @@ fn into_object(value: Value, what: &str) -> Result<Map<String, Value>, SourceErr
         Value::Object(map) => Ok(map),
         other => Err(SourceError::Shape(format!(
             "expected {what} as a JSON object, got {}",
-            kind_of(&other)
+            json_kind(&other)
         ))),
     }
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, SourceError> {
     serde_json::from_slice(bytes).map_err(|e| SourceError::MalformedJson(e.to_string()))
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// A value as text: strings trimmed, numbers printed; empty means absent.
@@ -278,7 +268,7 @@ fn whole_number(field: &'static str, v: &Value) -> Result<Option<i64>, SourceErr
             .map_err(|_| invalid(field, format!("{s:?} is not a whole number"))),
         other => Err(invalid(
             field,
-            format!("expected a number, got {}", kind_of(other)),
+            format!("expected a number, got {}", json_kind(other)),
         )),
     }
 }
@@ -313,7 +303,7 @@ fn time_value(field: &'static str, v: &Value) -> Result<Option<DateTime<Utc>>, S
         other => {
             return Err(invalid(
                 field,
-                format!("expected a time, got {}", kind_of(other)),
+                format!("expected a time, got {}", json_kind(other)),
             ))
         }
     };
@@ -368,7 +358,7 @@ fn seconds_value(field: &'static str, v: &Value) -> Result<Option<u64>, SourceEr
             field,
             format!(
                 "expected seconds or a duration like 00:01:05, got {}",
-                kind_of(other)
+                json_kind(other)
             ),
         )),
     }
@@ -381,7 +371,7 @@ fn direction_value(field: &'static str, v: &Value) -> Result<Option<Direction>, 
             Value::Null | Value::String(_) => Ok(None),
             other => Err(invalid(
                 field,
-                format!("expected incoming or outgoing, got {}", kind_of(other)),
+                format!("expected incoming or outgoing, got {}", json_kind(other)),
             )),
         };
     };
@@ -551,7 +541,7 @@ fn disposition_names(field: &'static str, v: &Value) -> Result<Vec<String>, Sour
                     format!(
                         "element {} is {}, not a disposition name or object",
                         i + 1,
-                        kind_of(other)
+                        json_kind(other)
                     ),
                 ))
             }

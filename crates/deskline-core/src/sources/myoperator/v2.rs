@@ -17,11 +17,12 @@ use serde_json::{Map, Value};
 use super::disposition::{comments_from, join_comments};
 use super::{
     agent_from, agent_phone, agents_from, as_text, direction_value, disposition_names, invalid,
-    kind_of, seconds_value, text, time_value, SourceError,
+    seconds_value, text, time_value, SourceError,
 };
 use crate::call::{AgentRef, CallRecord, Direction, Outcome, Provider, Recording};
 use crate::event::{CallAnswer, CallEvent, CallStart, Disposition, ParsedEvent};
 use crate::phone::{PartyNumber, PhoneParser};
+use crate::sources::json_kind;
 
 /// When the call started.
 pub const START: &[&str] = &[
@@ -169,7 +170,7 @@ pub(super) fn events(
         Some(other) => {
             return Err(invalid(
                 "payload",
-                format!("expected an object, got {}", kind_of(other)),
+                format!("expected an object, got {}", json_kind(other)),
             ))
         }
     }
@@ -384,7 +385,7 @@ fn describe(v: &Value) -> String {
     match v {
         Value::String(s) => format!("{s:?}"),
         Value::Number(n) => n.to_string(),
-        other => kind_of(other).to_string(),
+        other => json_kind(other).to_string(),
     }
 }
 
