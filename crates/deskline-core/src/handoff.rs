@@ -20,8 +20,8 @@ use crate::phone::{PartyNumber, PhoneParser};
 
 pub mod ticket;
 use crate::plan::tag_slug;
-use crate::sources::json_kind;
-use crate::sources::{BodyKind, Inbound, SourceError};
+use crate::sources::{json_kind, json_object_body};
+use crate::sources::{Inbound, SourceError};
 
 /// The `customData` key prefix that sets a ticket custom field.
 pub const TICKET_FIELD_PREFIX: &str = "dataCapture.ticketField.";
@@ -230,22 +230,11 @@ pub fn dedupe_key(handoff: &Handoff) -> String {
 }
 
 fn body(inbound: &Inbound<'_>) -> Result<Map<String, Value>, SourceError> {
-    if inbound.body.iter().all(u8::is_ascii_whitespace) {
-        return Err(SourceError::Empty);
-    }
-    if BodyKind::from_content_type(inbound.content_type())? == BodyKind::Form {
-        return Err(SourceError::Shape(
-            "a handoff is sent as JSON; this is a form body".to_string(),
-        ));
-    }
-    match serde_json::from_slice(inbound.body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(SourceError::Shape(format!(
-            "expected the handoff as a JSON object, got {}",
-            json_kind(&other)
-        ))),
-        Err(e) => Err(SourceError::MalformedJson(e.to_string())),
-    }
+    json_object_body(
+        inbound,
+        "a handoff is sent as JSON; this is a form body",
+        "the handoff",
+    )
 }
 
 fn contact(c: &Map<String, Value>, phones: &PhoneParser) -> Result<Contact, SourceError> {

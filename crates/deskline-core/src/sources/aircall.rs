@@ -21,11 +21,11 @@ use subtle::ConstantTimeEq;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::{BodyKind, Inbound, SourceError, VerifyError};
+use super::{Inbound, SourceError, VerifyError};
 use crate::call::{AgentRef, CallLeg, CallRecord, Direction, Outcome, Provider, Recording};
 use crate::event::{CallAnswer, CallEvent, CallStart, Disposition, ParsedEvent};
 use crate::phone::{PartyNumber, PhoneParser};
-use crate::sources::json_kind;
+use crate::sources::{json_kind, json_object_body};
 
 /// Parses one Aircall webhook into call events: none, or one.
 pub fn parse(inbound: &Inbound<'_>, phones: &PhoneParser) -> Result<Vec<ParsedEvent>, SourceError> {
@@ -99,22 +99,11 @@ enum Kind {
 
 /// The envelope object.
 fn envelope(inbound: &Inbound<'_>) -> Result<Map<String, Value>, SourceError> {
-    if inbound.body.iter().all(u8::is_ascii_whitespace) {
-        return Err(SourceError::Empty);
-    }
-    if BodyKind::from_content_type(inbound.content_type())? == BodyKind::Form {
-        return Err(SourceError::Shape(
-            "Aircall sends JSON; this is a form body".to_string(),
-        ));
-    }
-    match serde_json::from_slice(inbound.body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(SourceError::Shape(format!(
-            "expected the webhook as a JSON object, got {}",
-            json_kind(&other)
-        ))),
-        Err(e) => Err(SourceError::MalformedJson(e.to_string())),
-    }
+    json_object_body(
+        inbound,
+        "Aircall sends JSON; this is a form body",
+        "the webhook",
+    )
 }
 
 fn invalid(field: &'static str, reason: String) -> SourceError {

@@ -125,3 +125,27 @@ pub fn json_kind(v: &serde_json::Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+/// A JSON body that must be one object: an empty body, a form body (`form_refusal` says
+/// what is expected instead), malformed JSON or another JSON value (`what` names it, e.g.
+/// "the webhook") are each their own error.
+pub fn json_object_body(
+    inbound: &Inbound<'_>,
+    form_refusal: &str,
+    what: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, SourceError> {
+    if inbound.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(SourceError::Empty);
+    }
+    if BodyKind::from_content_type(inbound.content_type())? == BodyKind::Form {
+        return Err(SourceError::Shape(form_refusal.to_string()));
+    }
+    match serde_json::from_slice(inbound.body) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(other) => Err(SourceError::Shape(format!(
+            "expected {what} as a JSON object, got {}",
+            json_kind(&other)
+        ))),
+        Err(e) => Err(SourceError::MalformedJson(e.to_string())),
+    }
+}
