@@ -112,14 +112,8 @@ pub async fn run(state: &AppState, job: &Job) -> JobOutcome {
 }
 
 async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> {
-    let args: CallTicketArgs = serde_json::from_value(job.args.clone())
-        .map_err(|e| JobOutcome::Discard(format!("the job's arguments are unreadable: {e}")))?;
-    let source = state.sources.get(&args.source).ok_or_else(|| {
-        JobOutcome::Discard(format!(
-            "source {:?} is no longer configured; add it back and retry the job",
-            args.source
-        ))
-    })?;
+    let args: CallTicketArgs = super::job_args(job)?;
+    let source = super::configured_source(state, &args.source)?;
     let event = stored_event(state, job).await?;
     let event_id = event.id;
     // Events stored before calls had several events hold a bare call record.

@@ -75,14 +75,8 @@ async fn put_link(state: &AppState, kind: &str, key: &str, id: u64) -> Result<()
 }
 
 async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> {
-    let args: HandoffTicketArgs = serde_json::from_value(job.args.clone())
-        .map_err(|e| JobOutcome::Discard(format!("the job's arguments are unreadable: {e}")))?;
-    let source = state.sources.get(&args.source).ok_or_else(|| {
-        JobOutcome::Discard(format!(
-            "source {:?} is no longer configured; add it back and retry the job",
-            args.source
-        ))
-    })?;
+    let args: HandoffTicketArgs = super::job_args(job)?;
+    let source = super::configured_source(state, &args.source)?;
     let event = stored_event(state, job).await?;
     let event_id = event.id;
     let event_key = event_id.to_string();

@@ -94,6 +94,25 @@ pub(crate) async fn wait_for_pause(state: &AppState, queue: &str) -> Result<(), 
     }
 }
 
+/// The job's arguments as `T`; unreadable arguments can never run.
+pub(crate) fn job_args<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, JobOutcome> {
+    serde_json::from_value(job.args.clone())
+        .map_err(|e| JobOutcome::Discard(format!("the job's arguments are unreadable: {e}")))
+}
+
+/// The configured source a job belongs to; a source removed from the configuration sends its
+/// jobs to the dead letter, to be retried once it is back.
+pub(crate) fn configured_source<'s>(
+    state: &'s AppState,
+    name: &str,
+) -> Result<&'s crate::state::Source, JobOutcome> {
+    state.sources.get(name).ok_or_else(|| {
+        JobOutcome::Discard(format!(
+            "source {name:?} is no longer configured; add it back and retry the job"
+        ))
+    })
+}
+
 /// The stored event a job was queued for; a job without one, or whose event is gone, can
 /// never run.
 pub(crate) async fn stored_event(

@@ -46,9 +46,9 @@ pub fn message_id(ticket_id: u64, comment_id: u64) -> String {
 
 /// Runs one `reply_delivery` job.
 pub async fn run(state: &AppState, job: &Job) -> JobOutcome {
-    let args: ReplyDeliveryArgs = match serde_json::from_value(job.args.clone()) {
+    let args: ReplyDeliveryArgs = match super::job_args(job) {
         Ok(a) => a,
-        Err(e) => return JobOutcome::Discard(format!("the job's arguments are unreadable: {e}")),
+        Err(unreadable) => return unreadable,
     };
     let Some(connector) = state.connectors.for_channel(&args.channel) else {
         return JobOutcome::Discard(format!(

@@ -37,8 +37,7 @@ pub async fn run(state: &AppState, job: &Job) -> JobOutcome {
 }
 
 async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> {
-    let args: Args = serde_json::from_value(job.args.clone())
-        .map_err(|e| JobOutcome::Discard(format!("the job's arguments are unreadable: {e}")))?;
+    let args: Args = super::job_args(job)?;
     let conversations = state
         .store
         .conversations_for_ticket(args.ticket_id)

@@ -123,8 +123,7 @@ fn facts_from_envelope(envelope: &Value) -> TicketFacts {
 }
 
 async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> {
-    let args: Args = serde_json::from_value(job.args.clone())
-        .map_err(|e| JobOutcome::Discard(format!("the job's arguments are unreadable: {e}")))?;
+    let args: Args = super::job_args(job)?;
     let ticket_id = args.ticket_id;
     if let Some(c) = phone_session_on(state, ticket_id).await? {
         return Ok(JobOutcome::Done(format!(
