@@ -67,18 +67,8 @@ pub(crate) async fn receive(
         raw_body: inbound.body.to_vec(),
         normalized,
     };
-    let outcome = state
-        .store
-        .ingest(event, vec![job])
-        .await
-        .map_err(|e| HttpError::storage(&e))?;
+    let outcome = crate::ingress::store_event(state, event, vec![job]).await?;
     let duplicate = matches!(outcome, Ingested::Duplicate { .. });
-    if !duplicate {
-        state.queue_signals.notify(ZENDESK_QUEUE);
-    }
-    metrics::counter!("deskline_events_received_total", "source" => name.to_string(),
-        "outcome" => if duplicate { "duplicate" } else { "stored" })
-    .increment(1);
     let (status, word) = if duplicate {
         (StatusCode::OK, "duplicate")
     } else {

@@ -69,6 +69,33 @@ pub(crate) async fn read_body(
         .map_err(|_| too_large())
 }
 
+/// Stores an event with its jobs (one transaction), counts it, and wakes the workers of the
+/// queues it added jobs to. Every inbound route stores through here.
+pub(crate) async fn store_event(
+    state: &AppState,
+    event: NewInboundEvent,
+    jobs: Vec<NewJob>,
+) -> Result<Ingested, HttpError> {
+    let source = event.source.clone();
+    let mut queues: Vec<String> = jobs.iter().map(|j| j.queue.clone()).collect();
+    queues.dedup();
+    let outcome = state
+        .store
+        .ingest(event, jobs)
+        .await
+        .map_err(|e| HttpError::storage(&e))?;
+    let duplicate = matches!(outcome, Ingested::Duplicate { .. });
+    if !duplicate {
+        for queue in &queues {
+            state.queue_signals.notify(queue);
+        }
+    }
+    metrics::counter!("deskline_events_received_total", "source" => source,
+        "outcome" => if duplicate { "duplicate" } else { "stored" })
+    .increment(1);
+    Ok(outcome)
+}
+
 /// The URL the provider called, as it saw it: the configured public URL with this request's
 /// path and query (signatures such as Twilio's cover the full URL).
 fn public_url(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
@@ -214,19 +241,9 @@ async fn receive(
             raw_body: raw.clone(),
             normalized,
         };
-        let outcome = state
-            .store
-            .ingest(event, vec![job])
-            .await
-            .map_err(|e| HttpError::storage(&e))?;
+        let outcome = store_event(&state, event, vec![job]).await?;
         let duplicate = matches!(outcome, Ingested::Duplicate { .. });
         any_new |= !duplicate;
-        if !duplicate {
-            state.queue_signals.notify(ZENDESK_QUEUE);
-        }
-        metrics::counter!("deskline_events_received_total", "source" => name.clone(),
-            "outcome" => if duplicate { "duplicate" } else { "stored" })
-        .increment(1);
         results.push(json!({
             "event_id": outcome.event_id(),
             "kind": parsed.event.kind(),

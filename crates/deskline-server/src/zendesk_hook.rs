@@ -208,14 +208,7 @@ async fn receive(
         raw_body: raw.to_vec(),
         normalized: value,
     };
-    let outcome = state
-        .store
-        .ingest(event, jobs)
-        .await
-        .map_err(|e| HttpError::storage(&e))?;
-    state
-        .queue_signals
-        .notify(crate::worker::call_ticket::ZENDESK_QUEUE);
+    let outcome = crate::ingress::store_event(&state, event, jobs).await?;
     Ok(match outcome {
         Ingested::Stored { event_id, .. } => (
             StatusCode::ACCEPTED,
