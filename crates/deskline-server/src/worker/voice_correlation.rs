@@ -33,6 +33,8 @@ pub const MAX_SESSION_AGE: Duration = Duration::hours(4);
 /// AI may register the call a little late).
 pub const SESSION_CLOCK_SLACK: Duration = Duration::minutes(10);
 
+/// Link kind: voice ticket id → its caller's E.164 number, read once from Zendesk.
+pub const VOICE_CALLER_LINK: &str = "voice_ticket_caller";
 /// How often deskline looks again for the session of a voice ticket that has none yet, for
 /// `zendesk.voice_session_wait` after the ticket's creation.
 pub const SESSION_RECHECK_EVERY: Duration = Duration::seconds(10);
@@ -162,25 +164,38 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
     };
     let ticket_created = facts.created_at.unwrap_or(event.received_at);
 
-    wait_for_pause(state, ZENDESK_QUEUE).await?;
-    let user = match state.zendesk.show_user(requester_id).await {
-        Ok(u) => u,
-        Err(ZendeskError::NotFound { .. }) => {
-            return Ok(JobOutcome::Done(format!(
-                "the requester {requester_id} of ticket {ticket_id} no longer exists"
-            )))
+    // While the job waits for a late session, the caller's number is read from the store, not
+    // asked of Zendesk again at every recheck.
+    let caller_key = ticket_id.to_string();
+    let cached = state
+        .store
+        .get_link(VOICE_CALLER_LINK, &caller_key)
+        .await
+        .map_err(store_err)?;
+    let (e164, mut user) = match cached {
+        Some(link) => (link.value, None),
+        None => {
+            let user = match requester(state, ticket_id, requester_id).await? {
+                Ok(u) => u,
+                Err(done) => return Ok(done),
+            };
+            let Some(raw_phone) = user.phone.as_deref().filter(|p| !p.trim().is_empty()) else {
+                return Ok(JobOutcome::Done(format!(
+                    "the requester {requester_id} of ticket {ticket_id} has no phone number; no session matched"
+                )));
+            };
+            let Some(e164) = international_e164(raw_phone) else {
+                return Ok(JobOutcome::Done(format!(
+                    "the requester's phone {raw_phone:?} is not an international (E.164) number; no session matched"
+                )));
+            };
+            state
+                .store
+                .put_link(VOICE_CALLER_LINK, &caller_key, &e164, state.clock.now())
+                .await
+                .map_err(store_err)?;
+            (e164, Some(user))
         }
-        Err(e) => return Err(zendesk_failure(state, &e)),
-    };
-    let Some(raw_phone) = user.phone.as_deref().filter(|p| !p.trim().is_empty()) else {
-        return Ok(JobOutcome::Done(format!(
-            "the requester {requester_id} of ticket {ticket_id} has no phone number; no session matched"
-        )));
-    };
-    let Some(e164) = international_e164(raw_phone) else {
-        return Ok(JobOutcome::Done(format!(
-            "the requester's phone {raw_phone:?} is not an international (E.164) number; no session matched"
-        )));
     };
     let Some(session) = state
         .store
@@ -214,6 +229,13 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
         )));
     }
 
+    let user = match user.take() {
+        Some(u) => u,
+        None => match requester(state, ticket_id, requester_id).await? {
+            Ok(u) => u,
+            Err(done) => return Ok(done),
+        },
+    };
     let organization = match user.organization_id {
         None => None,
         Some(org_id) => {
@@ -252,6 +274,22 @@ async fn execute(state: &AppState, job: &Job) -> Result<JobOutcome, JobOutcome> 
         "tied ticket {ticket_id} to phone session {:?} of {:?} ({e164})",
         conversation.session_id, conversation.source
     )))
+}
+
+/// The ticket's requester, or the job's end when Zendesk no longer has them.
+async fn requester(
+    state: &AppState,
+    ticket_id: u64,
+    requester_id: u64,
+) -> Result<Result<User, JobOutcome>, JobOutcome> {
+    wait_for_pause(state, ZENDESK_QUEUE).await?;
+    match state.zendesk.show_user(requester_id).await {
+        Ok(u) => Ok(Ok(u)),
+        Err(ZendeskError::NotFound { .. }) => Ok(Err(JobOutcome::Done(format!(
+            "the requester {requester_id} of ticket {ticket_id} no longer exists"
+        )))),
+        Err(e) => Err(zendesk_failure(state, &e)),
+    }
 }
 
 /// The phone session already on `ticket_id`, if any.
