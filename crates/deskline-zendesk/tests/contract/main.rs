@@ -1,7 +1,8 @@
 //! Contract test: every request body the client builds, captured off the wire, validates
 //! against the request schema of its operation in Zendesk's official OpenAPI file
-//! (`../shared/zendesk-oas/openapi-src.yaml` beside the work tree; `ZENDESK_OAS` overrides the
-//! path; a missing file fails the test). See that folder's SOURCE.md for the spec's bugs.
+//! (kept in the repository as `testdata/zendesk-oas/openapi-src.yaml`, checked against its recorded
+//! SHA-256; `ZENDESK_OAS` overrides the path; a missing file fails the test). That folder's
+//! README.md lists the spec's bugs.
 //!
 //! - The YAML is parsed once (serde_norway) and each operation's request schema is turned into
 //!   one JSON Schema 2020-12 document (`$defs` for components, `nullable` → a `null` type,

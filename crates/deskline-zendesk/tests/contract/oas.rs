@@ -6,6 +6,11 @@ use std::sync::OnceLock;
 
 use jsonschema::{Draft, Validator};
 use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// The operations whose request bodies the client builds.
 pub const COVERED: &[(&str, &str)] = &[
@@ -17,26 +22,52 @@ pub const COVERED: &[(&str, &str)] = &[
     ("put", "/api/v2/triggers/{trigger_id}"),
 ];
 
-fn spec_path() -> PathBuf {
+/// The repository's copy of the file (testdata/zendesk-oas), or `ZENDESK_OAS`'s, which is then
+/// not held to the recorded checksum.
+fn spec_path() -> (PathBuf, bool) {
     match std::env::var_os("ZENDESK_OAS") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/zendesk-oas/openapi-src.yaml"),
+        Some(p) => (PathBuf::from(p), false),
+        None => (testdata().join("openapi-src.yaml"), true),
     }
 }
 
-/// The OpenAPI document as JSON, parsed once per test binary; a missing file is a failure.
+fn testdata() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/zendesk-oas")
+}
+
+/// The SHA-256 recorded in testdata/zendesk-oas/SHA256SUMS for the published file.
+fn recorded_sha256() -> String {
+    let sums = testdata().join("SHA256SUMS");
+    let text = std::fs::read_to_string(&sums)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", sums.display()));
+    text.lines()
+        .find_map(|l| l.strip_suffix("  openapi-src.yaml"))
+        .unwrap_or_else(|| panic!("{} names no openapi-src.yaml", sums.display()))
+        .to_string()
+}
+
+/// The OpenAPI document as JSON, parsed once per test binary; a missing or altered file is a
+/// failure.
 pub fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let path = spec_path();
+        let (path, pinned) = spec_path();
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!(
-                "cannot read the Zendesk OpenAPI file {}: {e} (shared/ must sit beside the work \
-                 tree, or set ZENDESK_OAS)",
+                "cannot read the Zendesk OpenAPI file {}: {e} (it is kept in testdata/zendesk-oas; \
+                 ZENDESK_OAS overrides the path)",
                 path.display()
             )
         });
+        if pinned {
+            let digest = hex(&Sha256::digest(text.as_bytes()));
+            assert_eq!(
+                digest,
+                recorded_sha256(),
+                "{} is not the file Zendesk published (see testdata/zendesk-oas/README.md)",
+                path.display()
+            );
+        }
         // libyaml reads the bare `=` of one trigger example as the string "=".
         let spec: Value = serde_norway::from_str(&text).expect("the OpenAPI file parses as YAML");
         assert_eq!(spec["openapi"], "3.0.3");

@@ -1,7 +1,7 @@
-//! Contract test support: reading Zendesk's official OpenAPI 3.0.3 file
-//! (`../shared/zendesk-oas/openapi-src.yaml` beside the work tree; `ZENDESK_OAS` overrides the
-//! path) and validating the sandbox's response bodies, fetched over real HTTP, against its
-//! response schemas. See that folder's SOURCE.md for the spec's known bugs.
+//! Contract test support: reading Zendesk's official OpenAPI 3.0.3 file (kept in the repository
+//! as `testdata/zendesk-oas/openapi-src.yaml` and checked against its recorded SHA-256;
+//! `ZENDESK_OAS` overrides the path) and validating the sandbox's response bodies, fetched over
+//! real HTTP, against its response schemas. That folder's README.md lists the spec's known bugs.
 //!
 //! How it works:
 //! - The YAML is parsed once per test binary (`spec()`, a `OnceLock`).
@@ -19,13 +19,14 @@
 //!   each body is not vacuous (the lists are non-empty, the schemas have properties), and one
 //!   test proves that wrong bodies are rejected.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::{Draft, ValidationError, Validator};
 use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 
 /// (component schema, property, why): `null` is accepted for these although the spec does not
 /// mark them `nullable`. Zendesk's live API sends `null` for an unset value of each, and the
@@ -119,27 +120,54 @@ pub const PLACEHOLDER_ERRORS: &[(&str, &str, u16)] = &[
     ("post", "/api/v2/channels/voice/tickets", 422),
 ];
 
-/// Where the OpenAPI file is read from.
-fn spec_path() -> PathBuf {
+/// Where the OpenAPI file is read from: the repository's copy (testdata/zendesk-oas), held to
+/// its recorded checksum, or `ZENDESK_OAS`'s, which is not.
+fn spec_path() -> (PathBuf, bool) {
     match std::env::var_os("ZENDESK_OAS") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/zendesk-oas/openapi-src.yaml"),
+        Some(p) => (PathBuf::from(p), false),
+        None => (
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../testdata/zendesk-oas/openapi-src.yaml"),
+            true,
+        ),
     }
+}
+
+/// The SHA-256 the repository records for its copy (testdata/zendesk-oas/SHA256SUMS).
+fn recorded_sha256(spec: &Path) -> String {
+    let sums = spec.with_file_name("SHA256SUMS");
+    let text = std::fs::read_to_string(&sums)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", sums.display()));
+    text.lines()
+        .find_map(|l| l.strip_suffix("  openapi-src.yaml"))
+        .unwrap_or_else(|| panic!("{} names no openapi-src.yaml", sums.display()))
+        .to_string()
 }
 
 /// The OpenAPI document as JSON, parsed once per test binary.
 pub fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let path = spec_path();
+        let (path, pinned) = spec_path();
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!(
-                "cannot read the Zendesk OpenAPI file {}: {e} (shared/ must sit beside the \
-                 work tree, or set ZENDESK_OAS)",
+                "cannot read the Zendesk OpenAPI file {}: {e} (it is kept in \
+                 testdata/zendesk-oas; ZENDESK_OAS overrides the path)",
                 path.display()
             )
         });
+        if pinned {
+            let digest: String = Sha256::digest(text.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(
+                digest,
+                recorded_sha256(&path),
+                "{} is not the file Zendesk published (see testdata/zendesk-oas/README.md)",
+                path.display()
+            );
+        }
         let started = Instant::now();
         // serde_norway (libyaml) reads the bare `=` of one trigger example as the string "=".
         let spec: Value = serde_norway::from_str(&text).expect("the OpenAPI file parses as YAML");
