@@ -178,6 +178,7 @@ pub async fn start(
                 StartError::Zendesk(format!("cannot build the outbound HTTP client: {e}"))
             })?,
     };
+    crate::zendesk_hook::warn_if_configured_secret_differs(&state).await;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
     let app = router(state.clone());

@@ -47,7 +47,8 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
-    /// The configured Zendesk webhook signing secret, if any (else the stored one is used).
+    /// The configured Zendesk webhook signing secret, if any; accepted besides the secrets
+    /// provisioning stored.
     pub zendesk_webhook_secret: Option<Arc<str>>,
     /// How long a voice ticket waits for its AI phone session to be registered.
     pub voice_session_wait: std::time::Duration,

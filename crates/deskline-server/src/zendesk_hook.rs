@@ -10,12 +10,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use deskline_store::{Ingested, NewInboundEvent, NewJob};
+use deskline_store::{Ingested, NewInboundEvent, NewJob, Store, StoreError};
 use deskline_zendesk::signature::verify;
 use deskline_zendesk::Secret;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::auth::secrets_equal;
 use crate::http_error::HttpError;
 use crate::state::AppState;
 
@@ -34,22 +35,72 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/zendesk/webhook", post(receive))
 }
 
-/// The secrets a delivery may be signed with: the configured one, or those provisioning
-/// stored. Empty means no Zendesk webhook is accepted.
-async fn signing_secrets(state: &AppState) -> Result<Vec<String>, HttpError> {
-    if let Some(s) = &state.zendesk_webhook_secret {
-        return Ok(vec![s.to_string()]);
-    }
+/// The signing secrets provisioning stored (the replies webhook's and the events webhook's),
+/// blanks left out.
+pub async fn provisioned_secrets(store: &dyn Store) -> Result<Vec<String>, StoreError> {
     let mut secrets = Vec::new();
     for (kind, key) in [SIGNING_SECRET_LINK, EVENTS_SIGNING_SECRET_LINK] {
-        let link = state
-            .store
-            .get_link(kind, key)
-            .await
-            .map_err(|e| HttpError::storage(&e))?;
+        let link = store.get_link(kind, key).await?;
         secrets.extend(link.map(|l| l.value).filter(|v| !v.trim().is_empty()));
     }
     Ok(secrets)
+}
+
+/// The secrets a delivery may be signed with: the configured one and every one provisioning
+/// stored. The configured secret does not replace the stored ones: each provisioned webhook
+/// signs with its own, and a 401 to one of them would lose agents' replies (Zendesk does not
+/// retry a 4xx). Empty means no Zendesk webhook is accepted.
+async fn signing_secrets(state: &AppState) -> Result<Vec<String>, HttpError> {
+    let mut secrets: Vec<String> = state
+        .zendesk_webhook_secret
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let stored = provisioned_secrets(state.store.as_ref())
+        .await
+        .map_err(|e| HttpError::storage(&e))?;
+    for s in stored {
+        if !secrets.contains(&s) {
+            secrets.push(s);
+        }
+    }
+    Ok(secrets)
+}
+
+/// Whether the configured secret is none of the provisioned ones, which start-up warns about:
+/// both are accepted, and the operator should know a secret other than the provisioned
+/// webhooks' opens the door too (a stale copy, or a webhook deskline did not make).
+pub fn configured_secret_differs(configured: Option<&str>, provisioned: &[String]) -> bool {
+    match configured {
+        None => false,
+        Some(c) => {
+            !provisioned.is_empty()
+                && !provisioned
+                    .iter()
+                    .any(|p| secrets_equal(p.as_bytes(), c.as_bytes()))
+        }
+    }
+}
+
+/// Warns (naming no secret) when `zendesk.webhook_secret` differs from the signing secrets
+/// provisioning stored.
+pub async fn warn_if_configured_secret_differs(state: &AppState) {
+    let Some(configured) = state.zendesk_webhook_secret.as_deref() else {
+        return;
+    };
+    match provisioned_secrets(state.store.as_ref()).await {
+        Ok(provisioned) if configured_secret_differs(Some(configured), &provisioned) => {
+            tracing::warn!(
+                "zendesk.webhook_secret differs from the signing secrets `deskline zendesk provision` stored; \
+                 Zendesk deliveries signed with any of them are accepted. Remove zendesk.webhook_secret \
+                 unless a webhook deskline did not provision signs with it"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the provisioned Zendesk signing secrets to compare them with zendesk.webhook_secret");
+        }
+    }
 }
 
 /// The job that acts on Zendesk's ticket events and reply triggers (reply sync, conversation
@@ -226,6 +277,26 @@ async fn receive(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_configured_secret_other_than_the_provisioned_ones_is_warned_about() {
+        let provisioned = vec!["replies-secret".to_string(), "events-secret".to_string()];
+        let cases: [(Option<&str>, &[String], bool); 6] = [
+            (None, &provisioned, false),
+            (None, &[], false),
+            (Some("configured"), &[], false),
+            (Some("configured"), &provisioned, true),
+            (Some("replies-secret"), &provisioned, false),
+            (Some("events-secret"), &provisioned[1..], false),
+        ];
+        for (configured, stored, warn) in cases {
+            assert_eq!(
+                configured_secret_differs(configured, stored),
+                warn,
+                "{configured:?} vs {stored:?}"
+            );
+        }
+    }
 
     #[test]
     fn an_unescaped_trigger_body_still_names_its_ticket() {

@@ -20,7 +20,7 @@ use common::*;
 use deskline_core::conversation::ConversationState;
 use deskline_server::config::{ConnectorConfig, HandoffConfig, SourceKind};
 use hmac::{Hmac, Mac};
-use reqwest::{StatusCode, Url};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -136,19 +136,6 @@ async fn spawn(
         configure(config);
     })
     .await
-}
-
-/// Provisions the sandbox the way `deskline zendesk provision` does.
-async fn provision(app: &TestApp) {
-    let endpoint = Url::parse(&format!("{}/zendesk/webhook", app.url)).expect("URL");
-    deskline_server::provision::provision(
-        &app.service.state.zendesk,
-        app.service.state.store.as_ref(),
-        &endpoint,
-        chrono::Utc::now(),
-    )
-    .await
-    .expect("provision the sandbox");
 }
 
 fn handoff(session: &str, email: &str, last_message: &str) -> Value {
@@ -467,7 +454,7 @@ async fn bad_handoffs_are_refused_and_change_nothing() {
 async fn an_agents_public_reply_reaches_the_channel_signed_and_a_note_never_does() {
     let (receiver, url) = Receiver::start().await;
     let app = spawn(&url, |_| {}).await;
-    provision(&app).await;
+    app.provision().await;
     post_handoff(&app, &handoff("chat-1", "rita@example.test", "hello?")).await;
     let id = ticket_of(&app, "chat-1").await["id"].as_u64().expect("id");
     settled(&app, "handoff_ticket", 1).await;
@@ -587,7 +574,7 @@ async fn an_agents_public_reply_reaches_the_channel_signed_and_a_note_never_does
 async fn a_failing_channel_is_retried_with_the_same_message_then_dead_lettered() {
     let (receiver, url) = Receiver::start().await;
     let app = spawn(&url, |config| config.worker.max_attempts = 3).await;
-    provision(&app).await;
+    app.provision().await;
     post_handoff(&app, &handoff("flaky", "flo@example.test", "hi")).await;
     let id = ticket_of(&app, "flaky").await["id"].as_u64().expect("id");
     settled(&app, "handoff_ticket", 1).await;
@@ -622,7 +609,7 @@ async fn a_failing_channel_is_retried_with_the_same_message_then_dead_lettered()
 async fn the_24_hour_window_and_closed_conversations_hold_replies_back() {
     let (receiver, url) = Receiver::start().await;
     let app = spawn(&url, |_| {}).await;
-    provision(&app).await;
+    app.provision().await;
     // The customer wrote 25 hours ago (deskline's clock moved back while it arrived).
     app.clock.shift(chrono::Duration::hours(-25));
     post_handoff(&app, &handoff("late", "lee@example.test", "anyone?")).await;
@@ -795,7 +782,7 @@ async fn handoffs_through_zendesk_5xx_end_as_one_ticket_and_one_transcript_each(
 async fn quick_successive_replies_are_each_delivered_once_in_order() {
     let (receiver, url) = Receiver::start().await;
     let app = spawn(&url, |_| {}).await;
-    provision(&app).await;
+    app.provision().await;
     post_handoff(&app, &handoff("quick", "quinn@example.test", "hi")).await;
     let id = ticket_of(&app, "quick").await["id"].as_u64().expect("id");
     settled(&app, "handoff_ticket", 1).await;
@@ -831,7 +818,7 @@ async fn quick_successive_replies_are_each_delivered_once_in_order() {
 async fn a_ticket_solved_without_a_reply_closes_its_conversation_through_the_event_webhook() {
     let (receiver, url) = Receiver::start().await;
     let app = spawn(&url, |_| {}).await;
-    provision(&app).await;
+    app.provision().await;
     post_handoff(&app, &handoff("solved-quietly", "sam@example.test", "hi")).await;
     let id = ticket_of(&app, "solved-quietly").await["id"]
         .as_u64()
@@ -864,7 +851,7 @@ async fn queued_jobs_wake_the_workers_instead_of_waiting_for_the_next_poll() {
         config.worker.poll_interval = std::time::Duration::from_secs(120);
     })
     .await;
-    provision(&app).await;
+    app.provision().await;
     let started = std::time::Instant::now();
     post_handoff(&app, &handoff("awake", "ada@example.test", "hi")).await;
     let id = ticket_of(&app, "awake").await["id"].as_u64().expect("id");
@@ -886,7 +873,7 @@ async fn queued_jobs_wake_the_workers_instead_of_waiting_for_the_next_poll() {
 async fn reply_and_solve_is_sent_even_when_the_status_event_is_handled_first() {
     let (receiver, url) = Receiver::start().await;
     let app = spawn(&url, |_| {}).await;
-    provision(&app).await;
+    app.provision().await;
     // Without the reply trigger only ticket.status_changed arrives: the hardest order.
     let trigger = app
         .service

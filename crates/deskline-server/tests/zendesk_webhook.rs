@@ -236,3 +236,75 @@ async fn bad_missing_or_stale_signatures_and_an_unknown_secret_are_refused() {
     assert_eq!(events[0].dedupe_key, "evt-1");
     app.stop().await;
 }
+
+/// Waits until a Zendesk event of `kind` is stored.
+async fn wait_for_event_of_kind(app: &TestApp, kind: &str) -> deskline_store::EventSummary {
+    eventually(&format!("a stored {kind} event"), || async {
+        zendesk_events(app)
+            .await
+            .into_iter()
+            .find(|e| e.kind == kind)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_configured_secret_does_not_disable_the_secrets_provisioning_stored() {
+    let configured = "a-configured-secret-no-provisioned-webhook-uses";
+    let app = spawn_app_with(sandbox_config(), |config| {
+        config.zendesk.webhook_secret = Some(configured.to_string());
+    })
+    .await;
+    app.provision().await;
+
+    // The events webhook's delivery, signed with its own (provisioned) secret.
+    let ticket = sandbox_admin(
+        &app,
+        reqwest::Method::POST,
+        "/api/v2/tickets",
+        json!({"ticket": {"comment": {"body": "Call", "public": false}, "requester_id": ANITA}}),
+    )
+    .await;
+    let id = ticket["ticket"]["id"].as_u64().expect("ticket id");
+    wait_for_event_of_kind(&app, "zendesk.ticket.created").await;
+
+    // An agent's public reply, through the trigger and the replies webhook (its own secret).
+    let r = app
+        .http
+        .put(format!("{}/api/v2/tickets/{id}", app.sandbox_url))
+        .basic_auth("priya.sharma@sandbox.test", Some("agent-password"))
+        .json(&json!({"ticket": {"comment": {"body": "We are calling you back", "public": true}}}))
+        .send()
+        .await
+        .expect("reply");
+    assert!(r.status().is_success(), "{}", r.status());
+    let reply = wait_for_event_of_kind(&app, "zendesk.trigger").await;
+    let stored = app
+        .service
+        .state
+        .store
+        .get_event(reply.id)
+        .await
+        .expect("event")
+        .expect("stored");
+    assert_eq!(
+        stored.normalized["latest_public_comment"],
+        "We are calling you back"
+    );
+
+    // The configured secret is still accepted; a secret nobody knows is not.
+    let body = r#"{"type":"zen:event-type:ticket.status_changed","id":"evt-configured","detail":{"id":"5"}}"#;
+    let ok = post_signed(&app, configured, &now_stamp(), body).await;
+    assert_eq!(ok.status(), StatusCode::ACCEPTED);
+    let unknown = body.replace("evt-configured", "evt-unknown");
+    let refused = post_signed(&app, "a-secret-nobody-configured", &now_stamp(), &unknown).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        !zendesk_events(&app)
+            .await
+            .iter()
+            .any(|e| e.dedupe_key == "evt-unknown"),
+        "nothing refused is stored"
+    );
+    app.stop().await;
+}

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use deskline_server::app::Runtime;
 use deskline_server::config::Resolved;
 use deskline_server::provision::{self, DisconnectReport, ProvisionReport};
+use deskline_server::zendesk_hook;
 use deskline_store::SqliteStore;
 use deskline_zendesk::{Secret, ZendeskClient, ZendeskConfig};
 
@@ -107,17 +108,21 @@ async fn provision_cmd(args: ProvisionArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}\n(what was done before this is kept; run the command again once the cause is fixed)"))?;
     print_provision(&report);
-    if resolved
+    let configured = resolved
         .config
         .zendesk
         .webhook_secret
         .as_deref()
-        .is_some_and(|s| !s.trim().is_empty())
-    {
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let provisioned = zendesk_hook::provisioned_secrets(&store)
+        .await
+        .unwrap_or_default();
+    if zendesk_hook::configured_secret_differs(configured, &provisioned) {
         println!(
-            "warning: zendesk.webhook_secret is set, so deskline verifies Zendesk's deliveries \
-             with it and ignores the provisioned signing secrets: remove it from the \
-             configuration and restart deskline"
+            "warning: zendesk.webhook_secret differs from the provisioned signing secrets; \
+             deskline accepts deliveries signed with any of them: remove it unless a webhook \
+             deskline did not provision signs with it"
         );
     }
     Ok(())

@@ -320,7 +320,20 @@ impl TestApp {
         answer(self.post_call(payload).await).await
     }
 
-    // --- deskline's admin API -----------------------------------------------------------------
+    /// Provisions the sandbox the way `deskline zendesk provision` does: two webhooks calling
+    /// deskline, the reply trigger, and both signing secrets stored.
+    pub async fn provision(&self) {
+        let endpoint = Url::parse(&format!("{}/zendesk/webhook", self.url)).expect("URL");
+        deskline_server::provision::provision(
+            &self.service.state.zendesk,
+            self.service.state.store.as_ref(),
+            &endpoint,
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("provision the sandbox");
+    }
+
     // --- deskline's admin API -----------------------------------------------------------------
 
     /// A request to deskline's admin API with the bearer token.
