@@ -1,6 +1,7 @@
 //! Authentication of inbound requests: a source's shared secret (a custom header or the
 //! HTTP Basic password) and the admin bearer token. Comparisons are constant-time.
 
+use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
 use base64::Engine;
 use subtle::ConstantTimeEq;
@@ -14,14 +15,20 @@ pub fn secrets_equal(given: &[u8], expected: &[u8]) -> bool {
     given.ct_eq(expected).into()
 }
 
+/// The credentials of the `Authorization` header when its scheme is `scheme`. Schemes are
+/// case-insensitive (RFC 7235: `BEARER` and `basic` are as good as `Bearer` and `Basic`).
+fn authorization_credentials<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (given, credentials) = value.split_once(' ')?;
+    given
+        .eq_ignore_ascii_case(scheme)
+        .then_some(credentials.trim())
+}
+
 fn basic_password(headers: &HeaderMap) -> Option<Vec<u8>> {
-    let value = headers.get("authorization")?.to_str().ok()?.trim();
-    let (scheme, rest) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
+    let credentials = authorization_credentials(headers, "basic")?;
     let decoded = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
+        .decode(credentials)
         .ok()?;
     let colon = decoded.iter().position(|b| *b == b':')?;
     Some(decoded[colon + 1..].to_vec())
@@ -60,19 +67,11 @@ fn trim(bytes: &[u8]) -> &[u8] {
 
 /// Checks `Authorization: Bearer <admin token>`.
 pub fn check_admin(headers: &HeaderMap, expected: &str) -> Result<(), HttpError> {
-    let given = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.trim()
-                .strip_prefix("Bearer ")
-                .or_else(|| v.trim().strip_prefix("bearer "))
-        });
-    match given {
+    match authorization_credentials(headers, "bearer") {
         None => Err(HttpError::unauthorized(
             "missing credentials: send Authorization: Bearer <admin token>",
         )),
-        Some(t) if secrets_equal(t.trim().as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(t) if secrets_equal(t.as_bytes(), expected.as_bytes()) => Ok(()),
         Some(_) => Err(HttpError::unauthorized("the admin token is wrong")),
     }
 }
@@ -130,7 +129,10 @@ mod tests {
 
     #[test]
     fn admin_bearer_token() {
-        assert!(check_admin(&headers(&[("authorization", "Bearer t0k")]), "t0k").is_ok());
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let value = format!("{scheme} t0k");
+            assert!(check_admin(&headers(&[("authorization", &value)]), "t0k").is_ok());
+        }
         assert!(check_admin(&headers(&[("authorization", "Bearer nope")]), "t0k").is_err());
         assert!(check_admin(&headers(&[("authorization", "Basic dDBr")]), "t0k").is_err());
         assert!(check_admin(&headers(&[]), "t0k").is_err());
