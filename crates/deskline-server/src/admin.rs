@@ -50,14 +50,28 @@ async fn show_conversation(
         .store
         .get_conversation(&source, &session_id)
         .await
-        .map_err(storage)?
-        .ok_or_else(|| {
-            HttpError::not_found(
-                "unknown_conversation",
-                format!("no conversation {session_id:?} from source {source:?}"),
-            )
-        })?;
+        .map_err(storage)?;
+    let Some(conversation) = conversation else {
+        known_source(&state, &source)?;
+        return Err(HttpError::not_found(
+            "unknown_conversation",
+            format!("no conversation {session_id:?} from source {source:?}"),
+        ));
+    };
     Ok(Json(json!({ "conversation": conversation })))
+}
+
+/// Refuses a source that is not configured, so a typo is not answered like a call or session
+/// that simply has nothing yet. Checked only when the store holds nothing: what a source
+/// removed from the configuration left behind can still be inspected.
+fn known_source(state: &AppState, source: &str) -> Result<(), HttpError> {
+    if state.sources.contains_key(source) {
+        return Ok(());
+    }
+    Err(HttpError::not_found(
+        "unknown_source",
+        format!("no source named {source:?} is configured"),
+    ))
 }
 
 /// The conversations on a Zendesk ticket, most recently changed first (the first one is
@@ -232,6 +246,7 @@ async fn show_call(
         .await
         .map_err(storage)?;
     let Some(link) = link else {
+        known_source(&state, &source)?;
         return Ok(Json(
             json!({"source": source, "call_id": call_id, "ticket_id": null}),
         ));

@@ -62,3 +62,31 @@ async fn the_authorization_scheme_is_case_insensitive() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn admin_routes_taking_a_source_answer_404_naming_a_source_that_does_not_exist() {
+    let app = spawn_app().await;
+    for path in [
+        "/admin/calls/no-such-source/call-1",
+        "/admin/conversations/no-such-source/session-1",
+    ] {
+        let (status, body) = app.admin_get(path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(body["error"], "unknown_source", "{path}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains("\"no-such-source\""), "{path}: {body}");
+    }
+
+    // A configured source: a call without a ticket yet is no error; an unknown session is.
+    let (status, body) = app
+        .admin_get(&format!("/admin/calls/{SOURCE}/call-1"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["ticket_id"], Value::Null);
+    let (status, body) = app
+        .admin_get(&format!("/admin/conversations/{SOURCE}/session-1"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"], "unknown_conversation", "{body}");
+    app.stop().await;
+}
