@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::secrets_equal;
 use crate::http_error::HttpError;
 use crate::state::AppState;
+use crate::worker::voice_correlation::may_be_voice_ticket;
 
 /// The source name Zendesk's events are stored under.
 pub const ZENDESK_SOURCE: &str = "zendesk";
@@ -133,6 +134,9 @@ pub fn ticket_id_of(body: &Value) -> Option<u64> {
 fn job_for(state: &AppState, kind: &str, dedupe_key: &str, body: &Value) -> Option<NewJob> {
     let ticket_id = ticket_id_of(body)?;
     let job_kind = match kind {
+        // Only tickets that can be Talk voice tickets: the others' jobs would do nothing but
+        // fill the job list and the log.
+        "zendesk.ticket.created" if !may_be_voice_ticket(body) => return None,
         "zendesk.ticket.created" => VOICE_CORRELATION_JOB,
         "zendesk.trigger" | "zendesk.ticket.comment_added" | "zendesk.ticket.status_changed" => {
             ZENDESK_EVENT_JOB

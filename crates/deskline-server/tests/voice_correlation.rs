@@ -12,7 +12,9 @@ use base64::Engine;
 use chrono::Utc;
 use common::*;
 use deskline_server::config::SourceKind;
-use deskline_server::zendesk_hook::{EVENTS_SIGNING_SECRET_LINK, VOICE_CORRELATION_JOB};
+use deskline_server::zendesk_hook::{
+    ticket_id_of, EVENTS_SIGNING_SECRET_LINK, VOICE_CORRELATION_JOB,
+};
 use deskline_store::{Conversation, JobId};
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
@@ -208,6 +210,42 @@ async fn correlation_jobs(app: &TestApp) -> Vec<Value> {
         .collect()
 }
 
+/// Waits until the `ticket.created` event of `ticket` is stored (its jobs, if any, are queued
+/// with it, in one transaction).
+async fn wait_for_created_event(app: &TestApp, ticket: u64) {
+    eventually(
+        &format!("the ticket.created event of ticket {ticket}"),
+        || async {
+            let store = &app.service.state.store;
+            let events = store
+                .list_events(&deskline_store::EventFilter {
+                    kind: Some("zendesk.ticket.created".into()),
+                    limit: 1000,
+                    ..deskline_store::EventFilter::default()
+                })
+                .await
+                .expect("events");
+            for e in events {
+                let stored = store.get_event(e.id).await.expect("the store answers")?;
+                if ticket_id_of(&stored.normalized) == Some(ticket) {
+                    return Some(());
+                }
+            }
+            None
+        },
+    )
+    .await;
+}
+
+/// The `voice_correlation` jobs queued for `ticket`.
+async fn correlation_jobs_of(app: &TestApp, ticket: u64) -> Vec<Value> {
+    correlation_jobs(app)
+        .await
+        .into_iter()
+        .filter(|j| j["args"]["ticket_id"] == ticket)
+        .collect()
+}
+
 fn sign(secret: &str, timestamp: &str, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(timestamp.as_bytes());
@@ -386,10 +424,10 @@ async fn tickets_of_other_channels_numbers_and_near_miss_numbers_leave_the_sessi
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
-    // A ticket made through the API for Anita: not a phone ticket.
+    // A ticket made through the API for Anita: not a phone ticket, so no job at all.
     let api = api_ticket_for_anita(&app).await;
-    let outcome = correlation_outcome(&app, api).await;
-    assert!(outcome.contains("not a phone ticket"), "{outcome}");
+    wait_for_created_event(&app, api).await;
+    assert!(correlation_jobs_of(&app, api).await.is_empty());
     // A call from John, who has no session.
     let john = voice_ticket(&app, "+14155550100").await;
     let outcome = correlation_outcome(&app, john).await;
@@ -641,5 +679,57 @@ async fn the_ai_handing_the_call_to_a_human_lands_on_the_voice_ticket() {
         .expect("the session");
     assert_eq!(c.ticket_id, Some(ticket));
     assert_eq!(c.contact["name"], "Anita Desai", "the enrichment is kept");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn deskline_s_own_call_and_handoff_tickets_queue_no_correlation_job_and_a_talk_ticket_does() {
+    // Provisioned as sandbox mode does at start: every ticket's ticket.created reaches deskline.
+    let source = source_config(SourceKind::Handoff, VOICEBOT_SECRET);
+    let app = spawn_app_with_sources(vec![(VOICEBOT, source)], |config| {
+        config.zendesk.voice_session_wait = std::time::Duration::ZERO;
+    })
+    .await;
+    app.provision().await;
+
+    let call = with_call_id(missed_call(), "no-correlation-call");
+    app.deliver(&call).await;
+    let call_ticket = app.wait_for_ticket(&call_id(&call)).await;
+    let handoff = json!({"sessionId": "no-correlation-handoff",
+        "contact": {"phone": ANITA_PHONE}, "channel": "phone",
+        "summary": "Caller wants a callback."});
+    let r = app
+        .hook_to(VOICEBOT)
+        .header(SECRET_HEADER, VOICEBOT_SECRET)
+        .json(&handoff)
+        .send()
+        .await
+        .expect("post the handoff");
+    let (status, body) = answer(r).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let handoff_ticket = eventually("the handoff's ticket", || async {
+        app.tickets_with_external_id("no-correlation-handoff")
+            .await
+            .first()
+            .and_then(|t| t["id"].as_u64())
+    })
+    .await;
+    for ticket in [call_ticket, handoff_ticket] {
+        wait_for_created_event(&app, ticket).await;
+        assert!(
+            correlation_jobs_of(&app, ticket).await.is_empty(),
+            "ticket {ticket} is not a voice ticket: no voice_correlation job"
+        );
+    }
+
+    // A Talk voice ticket still gets its job.
+    let talk = voice_ticket(&app, ANITA_PHONE).await;
+    let outcome = correlation_outcome(&app, talk).await;
+    assert!(outcome.contains("no open phone session"), "{outcome}");
+    assert_eq!(
+        correlation_jobs(&app).await.len(),
+        1,
+        "only the Talk ticket's"
+    );
     app.stop().await;
 }

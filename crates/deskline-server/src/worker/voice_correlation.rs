@@ -76,6 +76,17 @@ pub fn is_phone_channel(channel: &str) -> bool {
     matches!(c.as_str(), "voice" | "phone" | "sip") || c.contains("phone_call")
 }
 
+/// Whether a `ticket.created` event may be about a Talk voice ticket, so that a
+/// `voice_correlation` job is worth queueing. Decided from the event alone, before anything is
+/// queued: a `via.channel` that is not an inbound call (deskline's own call and handoff
+/// tickets come through the API, `api`) is never one. An event that does not say is queued,
+/// and the job reads the channel from the ticket itself.
+pub fn may_be_voice_ticket(event: &Value) -> bool {
+    facts_from_envelope(event)
+        .channel
+        .is_none_or(|c| is_phone_channel(&c))
+}
+
 /// A Zendesk phone number as E.164, only when it is written internationally (`+` and the
 /// country code). A number without its country code could belong to any country, so it is
 /// not matched: the match must be exact, never a guess.
@@ -405,6 +416,36 @@ mod tests {
             "",
         ] {
             assert!(!is_phone_channel(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn only_events_that_may_be_about_a_voice_ticket_queue_a_job() {
+        let with_channel = |c: Value| {
+            json!({"type": "zen:event-type:ticket.created", "id": "e",
+                "detail": {"id": "7", "via": {"channel": c}, "requester_id": "50001"}})
+        };
+        let cases = [
+            (with_channel(json!("voice")), true),
+            (with_channel(json!("Voice")), true),
+            (with_channel(json!("phone_call_inbound")), true),
+            (with_channel(json!("api_phone_call_inbound")), true),
+            // deskline's own call and handoff tickets, and other channels.
+            (with_channel(json!("api")), false),
+            (with_channel(json!("web")), false),
+            (with_channel(json!("email")), false),
+            (with_channel(json!("chat")), false),
+            (with_channel(json!("api_voicemail")), false),
+            (with_channel(json!("phone_call_outbound")), false),
+            (with_channel(json!("")), false),
+            // The event does not say: the job asks Zendesk.
+            (with_channel(Value::Null), true),
+            (json!({"detail": {"id": "7", "via": {}}}), true),
+            (json!({"detail": {"id": "7"}}), true),
+            (json!({"subject": "zen:ticket:7"}), true),
+        ];
+        for (event, queued) in cases {
+            assert_eq!(may_be_voice_ticket(&event), queued, "{event}");
         }
     }
 
