@@ -28,6 +28,32 @@ pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// What made deskline create a ticket: the `origin` label of `deskline_tickets_created_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TicketOrigin {
+    /// A call (its end, or its ringing when the source opens tickets on ring).
+    Call,
+    /// An AI or chat handoff.
+    Handoff,
+}
+
+impl TicketOrigin {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketOrigin::Call => "call",
+            TicketOrigin::Handoff => "handoff",
+        }
+    }
+}
+
+/// Counts a ticket deskline created in Zendesk (not one it added to or found again).
+pub fn ticket_created(source: &str, origin: TicketOrigin) {
+    metrics::counter!("deskline_tickets_created_total",
+        "source" => source.to_string(), "origin" => origin.as_str())
+    .increment(1);
+}
+
 /// Health and metrics routes.
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,12 +1,23 @@
-//! The admin API's own rules, over real HTTP: the bearer token in any letter case (RFC 7235
-//! schemes are case-insensitive), and precise 404s for sources that do not exist.
+//! The admin API and `/metrics`, over real HTTP: the bearer token in any letter case (RFC 7235
+//! schemes are case-insensitive), precise 404s for sources that do not exist, and every ticket
+//! deskline creates counted in `deskline_tickets_created_total`.
 
 mod common;
 
 use base64::Engine;
 use common::*;
+use deskline_server::config::SourceKind;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
+
+/// Sources only the metrics test uses: the recorder is shared by every test of this binary,
+/// so their counters are this test's alone.
+const METERED_CALLS: &str = "metered-calls";
+const METERED_AI: &str = "metered-ai";
+const METERED_SECRET: &str = "e2e-metered-secret-0123456789";
+/// A ringing call's In-Call uid (MyOperator's `d5.<epoch>.<n>`).
+const RING_UID: &str = "d5.1732362921.9901";
+const IN_CALL_RINGING: &str = include_str!("../../../examples/myoperator/in-call-ringing.json");
 
 #[tokio::test]
 async fn the_authorization_scheme_is_case_insensitive() {
@@ -88,5 +99,76 @@ async fn admin_routes_taking_a_source_answer_404_naming_a_source_that_does_not_e
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["error"], "unknown_conversation", "{body}");
+    app.stop().await;
+}
+
+/// The value of `deskline_tickets_created_total` for these labels in a Prometheus scrape.
+fn tickets_created(scrape: &str, source: &str, origin: &str) -> Option<u64> {
+    scrape
+        .lines()
+        .filter(|l| l.starts_with("deskline_tickets_created_total{"))
+        .find(|l| {
+            l.contains(&format!("source=\"{source}\""))
+                && l.contains(&format!("origin=\"{origin}\""))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn every_ticket_deskline_creates_is_counted_with_what_made_it() {
+    let mut calls = source_config(SourceKind::Myoperator, METERED_SECRET);
+    calls.open_ticket_on_ring = true;
+    let ai = source_config(SourceKind::Handoff, METERED_SECRET);
+    let app = spawn_app_with_sources(vec![(METERED_CALLS, calls), (METERED_AI, ai)], |_| {}).await;
+    let post = |source: &'static str, body: Value| {
+        let request = app
+            .hook_to(source)
+            .header(SECRET_HEADER, METERED_SECRET)
+            .json(&body);
+        async move {
+            let (status, body) = answer(request.send().await.expect("POST")).await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{source}: {body}");
+        }
+    };
+
+    // A call whose ticket opens while it rings (completed, not created, when it ends)...
+    let mut ringing: Value = serde_json::from_str(IN_CALL_RINGING).expect("JSON");
+    ringing["uid"] = json!(RING_UID);
+    post(METERED_CALLS, ringing).await;
+    app.wait_for_ticket_of(METERED_CALLS, RING_UID).await;
+    post(METERED_CALLS, with_call_id(answered_call(), RING_UID)).await;
+    // ...a call whose ticket is made when it ends, and a handoff.
+    post(
+        METERED_CALLS,
+        with_call_id(missed_call(), "metered-missed-2"),
+    )
+    .await;
+    post(
+        METERED_AI,
+        json!({"sessionId": "metered-handoff-1", "contact": {"email": "tom@example.com"},
+            "channel": "web", "summary": "Wants a refund."}),
+    )
+    .await;
+    app.settle().await;
+    assert_eq!(app.sandbox_tickets().await.len(), 3);
+
+    let r = app
+        .admin(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .expect("GET /metrics");
+    assert_eq!(r.status(), StatusCode::OK);
+    let scrape = r.text().await.expect("text");
+    assert_eq!(
+        tickets_created(&scrape, METERED_CALLS, "call"),
+        Some(2),
+        "{scrape}"
+    );
+    assert_eq!(
+        tickets_created(&scrape, METERED_AI, "handoff"),
+        Some(1),
+        "{scrape}"
+    );
     app.stop().await;
 }

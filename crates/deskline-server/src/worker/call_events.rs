@@ -11,6 +11,7 @@ use deskline_zendesk::{CustomField, NewComment, NewTicket, TicketUpdate};
 use super::call_ticket::{link, store_err, synced_at, ticket_of, CALL_COMPLETED_LINK};
 use super::{requester, wait_for_pause, zendesk_failure, JobOutcome};
 use crate::config::WorkerConfig;
+use crate::observe::{ticket_created, TicketOrigin};
 use crate::state::{AppState, Source};
 
 /// Link kind: the ticket was opened when the call rang (so the end completes it).
@@ -146,6 +147,7 @@ pub(super) async fn started(
         .create_ticket(&ticket, &key)
         .await
         .map_err(|e| zendesk_failure(state, &e))?;
+    ticket_created(&source.config.name, TicketOrigin::Call);
     record_opened(state, link_key, created.ticket.id).await?;
     Ok(JobOutcome::Done(format!(
         "opened ticket {} while the call rings",

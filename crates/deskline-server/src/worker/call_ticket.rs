@@ -19,6 +19,7 @@ use super::{
     call_events, directory, requester, stored_event, threading, wait_for_pause, zendesk_failure,
     JobOutcome,
 };
+use crate::observe::{ticket_created, TicketOrigin};
 use crate::state::{AppState, Source};
 
 /// The job kind.
@@ -271,8 +272,7 @@ async fn ended(
     link(state, link_key, created.id).await?;
     mark_completed(state, link_key, created.id).await?;
     threading::remember(state, source, &call, created.id).await?;
-    metrics::counter!("deskline_tickets_created_total", "source" => source.config.name.clone())
-        .increment(1);
+    ticket_created(&source.config.name, TicketOrigin::Call);
     let target = match (plan.assignee_id, plan.group_id) {
         (Some(a), _) => format!("assigned to agent {a}"),
         (None, Some(g)) => format!("in group {g}"),

@@ -22,6 +22,7 @@ use serde_json::json;
 use super::call_ticket::{store_err, ZENDESK_QUEUE};
 use super::{requester, stored_event, update_ticket, wait_for_pause, zendesk_failure, JobOutcome};
 use crate::config::Assignee;
+use crate::observe::{ticket_created, TicketOrigin};
 use crate::state::{AppState, Source};
 
 /// The job kind.
@@ -322,6 +323,7 @@ async fn create(
         .create_ticket(&ticket, &key)
         .await
         .map_err(|e| zendesk_failure(state, &e))?;
+    ticket_created(&source.config.name, TicketOrigin::Handoff);
     Ok(created.ticket.id)
 }
 
