@@ -256,9 +256,21 @@ async fn show_call(
         Ok(t) => serde_json::to_value(t).unwrap_or_default(),
         Err(e) => json!({"error": e.to_string()}),
     };
-    Ok(Json(
-        json!({"source": source, "call_id": call_id, "ticket_id": ticket_id, "ticket": ticket}),
-    ))
+    // Names from the synced directory, so the command line can show people, not only ids.
+    let id = |key: &str| ticket[key].as_u64().and_then(|v| i64::try_from(v).ok());
+    let assignee = match id("assignee_id") {
+        Some(a) => state.store.agent_by_zendesk_id(a).await.ok().flatten(),
+        None => None,
+    };
+    let group = match id("group_id") {
+        Some(g) => state.store.group_by_id(g).await.ok().flatten(),
+        None => None,
+    };
+    Ok(Json(json!({
+        "source": source, "call_id": call_id, "ticket_id": ticket_id, "ticket": ticket,
+        "assignee": assignee.map(|a| json!({"name": a.name, "email": a.email})),
+        "group": group.map(|g| json!({"name": g.name})),
+    })))
 }
 
 async fn mismatches(State(state): State<AppState>) -> Result<Json<serde_json::Value>, HttpError> {

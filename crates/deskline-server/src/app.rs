@@ -127,7 +127,7 @@ pub async fn start(
     zconfig.ticket_updates_per_minute = resolved.ticket_updates_per_minute;
     zconfig.timeout = resolved.config.zendesk.timeout;
     let zendesk = ZendeskClient::new(&zconfig).map_err(|e| StartError::Zendesk(e.to_string()))?;
-    crate::preflight::check(&zendesk, &resolved.sources).await?;
+    crate::preflight::check(&zendesk, resolved.zendesk_address_key(), &resolved.sources).await?;
     let mut sources = BTreeMap::new();
     for source in resolved.sources {
         let secret = source

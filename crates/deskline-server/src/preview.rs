@@ -15,8 +15,19 @@ use crate::ingress::parse_events;
 pub struct Preview {
     /// The event and its dedupe key.
     pub event: ParsedEvent,
-    /// The ticket plan, or why there is none.
-    pub plan: Result<TicketPlan, String>,
+    /// The ticket plan, or why there is none (`"ticket": {…}` or `"no_ticket": "why"`).
+    #[serde(flatten)]
+    pub plan: Planned,
+}
+
+/// What an event would do to tickets.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Planned {
+    /// The ticket a finished call would become.
+    Ticket(Box<TicketPlan>),
+    /// Why the event makes no ticket by itself.
+    NoTicket(String),
 }
 
 /// Parses `body` as `source` would and plans each finished call against the directory in
@@ -43,11 +54,14 @@ pub async fn preview(
                     Some(store) => crate::lookup::directory_for(store, source, call)
                         .await
                         .map_err(|e| e.to_string())?,
-                    None => deskline_core::directory::StaticDirectory::new(),
+                    None => placeholder_directory(source),
                 };
-                plan_call(&source.name, call, &source.plan, &dir).map_err(|e| e.to_string())
+                match plan_call(&source.name, call, &source.plan, &dir) {
+                    Ok(plan) => Planned::Ticket(Box::new(plan)),
+                    Err(e) => Planned::NoTicket(e.to_string()),
+                }
             }
-            other => Err(format!(
+            other => Planned::NoTicket(format!(
                 "a {} event does not create a ticket by itself",
                 other.kind()
             )),
@@ -55,6 +69,26 @@ pub async fn preview(
         out.push(Preview { event, plan });
     }
     Ok(out)
+}
+
+/// Without a synced directory, the groups the source names by name get the id 0, so that the
+/// rest of the plan still shows (agents show as unmatched).
+fn placeholder_directory(source: &ResolvedSource) -> deskline_core::directory::StaticDirectory {
+    let mut directory = deskline_core::directory::StaticDirectory::new();
+    let after_hours = source
+        .plan
+        .after_hours
+        .as_ref()
+        .and_then(|(_, rule)| rule.group.as_ref());
+    for group in [Some(&source.plan.fallback_group), after_hours]
+        .into_iter()
+        .flatten()
+    {
+        if let deskline_core::plan::GroupRef::Name(name) = group {
+            directory.add_group(0, name);
+        }
+    }
+    directory
 }
 
 /// A handoff read from a sample, with what its ticket would get.

@@ -55,7 +55,7 @@ pub(super) fn resolve_handoff(
             _ => {
                 add(
                     &format!("sources.{name}.handoff.assignee"),
-                    format!("{a:?} is neither a Zendesk user id nor an email"),
+                    format!("\"{a}\" is neither a Zendesk user id nor an email"),
                     "use the agent's Zendesk user id or email, or remove it to let Zendesk route"
                         .into(),
                 );
@@ -156,7 +156,7 @@ pub(super) fn resolve_connectors(
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             add(
                 &key("url"),
-                format!("{url:?} is not an http(s) URL"),
+                format!("\"{url}\" is not an http(s) URL"),
                 "give the full URL replies are POSTed to".into(),
             );
         }
@@ -199,7 +199,7 @@ pub(super) fn resolve_connectors(
             if channel.is_empty() {
                 add(
                     &key("channels"),
-                    format!("{raw:?} is not a channel name"),
+                    format!("\"{raw}\" is not a channel name"),
                     "use names such as web, whatsapp, sms".into(),
                 );
                 continue;
@@ -207,7 +207,7 @@ pub(super) fn resolve_connectors(
             if let Some(other) = out.by_channel.get(&channel) {
                 add(
                     &key("channels"),
-                    format!("{channel:?} is also served by connectors.{}", other.name),
+                    format!("\"{channel}\" is also served by connectors.{}", other.name),
                     "give each channel one connector".into(),
                 );
             }

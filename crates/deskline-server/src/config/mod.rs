@@ -1,7 +1,9 @@
 //! Configuration: embedded defaults, then a TOML file, then `DESKLINE_*` environment variables
 //! (`DESKLINE_ZENDESK__API_TOKEN` sets `zendesk.api_token`). See docs/configuration.md.
 
+mod error;
 mod handoff;
+mod load;
 mod recordings;
 mod validate;
 
@@ -14,17 +16,17 @@ use deskline_core::hours::{AfterHours, BusinessHours};
 use deskline_core::plan::{AnsweringAgent, CallFields, GroupRef};
 use deskline_core::sources::generic::GenericMapping;
 use deskline_core::threading::ThreadingPolicy;
-use figment::providers::{Env, Format, Serialized, Toml};
-use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+pub use error::{ConfigError, Problem};
 pub use handoff::{
     Assignee, Connector, ConnectorConfig, Connectors, HandoffConfig, HandoffSettings,
 };
+pub use load::{load_resolved, read, source_names, Loaded, Scope};
 pub use recordings::{
     MyOperatorPull, RecordingsConfig, ResolvedRecordings, DEFAULT_MYOPERATOR_API_URL,
 };
-pub use validate::{validate, ConfigError, Resolved, ResolvedSource, ZendeskTarget};
+pub use validate::{resolve, validate, Purpose, Resolved, ResolvedSource, ZendeskTarget};
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -375,26 +377,17 @@ impl Config {
         }
     }
 
-    /// Reads configuration: embedded defaults when `file` is `None`, else the file; then the
-    /// `DESKLINE_*` environment on top.
+    /// Reads the whole configuration: embedded defaults when `file` is `None`, else the file;
+    /// then the `DESKLINE_*` environment on top. Every unknown key and every value of the wrong
+    /// type is reported at once.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        let base = match file {
-            None => Figment::from(Serialized::defaults(Config::embedded())),
-            Some(path) => {
-                if !path.exists() {
-                    return Err(ConfigError::single(
-                        "--config",
-                        format!("{} does not exist", path.display()),
-                        "give the path of a TOML file (see examples/deskline.toml)",
-                    ));
-                }
-                Figment::from(Serialized::defaults(Config::default())).merge(Toml::file(path))
-            }
-        };
-        // DESKLINE_LOG and DESKLINE_CONFIG belong to the command line, not the configuration.
-        let env = Env::prefixed("DESKLINE_")
-            .ignore(&["LOG", "CONFIG"])
-            .split("__");
-        base.merge(env).extract().map_err(ConfigError::from_figment)
+        let loaded = read(file, Scope::All)?;
+        if loaded.unknown_keys.is_empty() {
+            Ok(loaded.config)
+        } else {
+            Err(ConfigError {
+                problems: loaded.unknown_keys,
+            })
+        }
     }
 }

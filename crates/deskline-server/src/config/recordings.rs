@@ -139,7 +139,7 @@ pub(super) fn resolve(
                 ok = false;
                 add(
                     "server.public_url",
-                    format!("{url:?} is not an http(s) URL, and recording links are built on it"),
+                    format!("\"{url}\" is not an http(s) URL, and recording links are built on it"),
                     "write it as https://deskline.example.com".into(),
                 );
             }
@@ -185,7 +185,7 @@ pub(super) fn resolve(
             ok = false;
             add(
                 &key("api_url"),
-                format!("{api_url:?} is not an http(s) URL"),
+                format!("\"{api_url}\" is not an http(s) URL"),
                 format!("remove it to use {DEFAULT_MYOPERATOR_API_URL}"),
             );
         }

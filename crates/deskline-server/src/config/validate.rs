@@ -1,7 +1,6 @@
 //! Checks the configuration as a whole and turns it into what the service runs with. Every
 //! problem names the key and says how to fix it, and all problems are reported at once.
 
-use std::fmt;
 use std::str::FromStr;
 
 use chrono_tz::Tz;
@@ -9,79 +8,7 @@ use deskline_core::phone::PhoneParser;
 use deskline_core::plan::{CallPlanSettings, SharedRequester};
 use deskline_core::template::{Templates, DEFAULT_NOTE, DEFAULT_SUBJECT};
 
-use super::{Config, SourceKind};
-
-/// One configuration problem.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// The key, e.g. `zendesk.subdomain`.
-    pub key: String,
-    /// What is wrong.
-    pub problem: String,
-    /// How to fix it.
-    pub fix: String,
-}
-
-/// Every problem found in a configuration.
-#[derive(Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The problems, in the order found.
-    pub problems: Vec<Problem>,
-}
-
-impl ConfigError {
-    /// A configuration error with one problem.
-    pub fn single(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> ConfigError {
-        ConfigError {
-            problems: vec![Problem {
-                key: key.to_string(),
-                problem: problem.into(),
-                fix: fix.into(),
-            }],
-        }
-    }
-
-    /// Translates a parse error of the file or the environment.
-    pub fn from_figment(e: figment::Error) -> ConfigError {
-        let problems = e
-            .into_iter()
-            .map(|err| {
-                let key = if err.path.is_empty() {
-                    "(file)".to_string()
-                } else {
-                    err.path.join(".")
-                };
-                let source = err
-                    .metadata
-                    .as_ref()
-                    .map(|m| format!(" (from {})", m.name))
-                    .unwrap_or_default();
-                Problem {
-                    key,
-                    problem: format!("{}{source}", err.kind),
-                    fix: "see docs/configuration.md for the keys and their types".to_string(),
-                }
-            })
-            .collect();
-        ConfigError { problems }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "the configuration has {} problem(s):",
-            self.problems.len()
-        )?;
-        for p in &self.problems {
-            writeln!(f, "  - {}: {}. Fix: {}.", p.key, p.problem, p.fix)?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigError {}
+use super::{Config, ConfigError, Problem, SourceKind};
 
 /// Where the Zendesk account is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,6 +72,20 @@ pub struct Resolved {
     pub connectors: super::Connectors,
 }
 
+impl Resolved {
+    /// The key that sets where Zendesk is, for messages about reaching it.
+    pub fn zendesk_address_key(&self) -> &'static str {
+        let z = &self.config.zendesk;
+        if z.sandbox {
+            "zendesk.sandbox"
+        } else if z.url.is_some() {
+            "zendesk.url"
+        } else {
+            "zendesk.subdomain"
+        }
+    }
+}
+
 fn plan_rate(plan: &str) -> Option<u32> {
     match plan.trim().to_ascii_lowercase().as_str() {
         "team" => Some(200),
@@ -172,21 +113,42 @@ pub fn subdomain_url(subdomain: &str) -> Result<String, (String, String)> {
             .next()
             .unwrap_or("");
         return Err((
-            format!("{s:?} looks like a URL or host name, not a subdomain"),
+            format!("\"{s}\" looks like a URL or host name, not a subdomain"),
             format!("set zendesk.subdomain = \"{guess}\" (or use zendesk.url for a full base URL)"),
         ));
     }
     if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Err((
-            format!("{s:?} has characters a subdomain cannot have"),
+            format!("\"{s}\" has characters a subdomain cannot have"),
             "use letters, digits and dashes only".into(),
         ));
     }
     Ok(format!("https://{}.zendesk.com", s.to_ascii_lowercase()))
 }
 
-/// Validates `config`, collecting every problem.
+/// What the configuration is checked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Running the service: the Zendesk account and every secret must be configured.
+    Serve,
+    /// Reading sample payloads (`deskline sources try`): nothing is sent, so neither Zendesk
+    /// credentials nor source secrets are needed.
+    DryRun,
+}
+
+/// Validates `config` for serving, collecting every problem.
 pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
+    let (resolved, problems) = resolve(config, Purpose::Serve);
+    if problems.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(ConfigError { problems })
+    }
+}
+
+/// Checks `config` for `purpose`: what could be resolved (a source with a problem that leaves
+/// it unusable is left out) and every problem found.
+pub fn resolve(config: Config, purpose: Purpose) -> (Resolved, Vec<Problem>) {
     let mut problems = Vec::new();
     let mut add = |key: &str, problem: String, fix: String| {
         problems.push(Problem {
@@ -196,50 +158,9 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
         });
     };
     let z = &config.zendesk;
-    let zendesk = if z.sandbox {
-        ZendeskTarget::Sandbox
-    } else {
-        let base_url = match (&z.url, &z.subdomain) {
-            (Some(url), _) => {
-                let url = url.trim().trim_end_matches('/').to_string();
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    add(
-                        "zendesk.url",
-                        format!("{url:?} is not an http(s) URL"),
-                        "write it as https://acme.zendesk.com".into(),
-                    );
-                }
-                url
-            }
-            (None, Some(sub)) => match subdomain_url(sub) {
-                Ok(url) => url,
-                Err((problem, fix)) => {
-                    add("zendesk.subdomain", problem, fix);
-                    String::new()
-                }
-            },
-            (None, None) => {
-                add("zendesk.subdomain", "is missing".into(), "set zendesk.subdomain = \"acme\" for https://acme.zendesk.com, or zendesk.sandbox = true to try deskline locally".into());
-                String::new()
-            }
-        };
-        let email = z.email.clone().unwrap_or_default();
-        if !email.contains('@') {
-            add(
-                "zendesk.email",
-                "is missing or not an email".into(),
-                "set it to the email of the Zendesk agent deskline acts as".into(),
-            );
-        }
-        let api_token = z.api_token.clone().unwrap_or_default();
-        if api_token.trim().is_empty() {
-            add("zendesk.api_token", "is missing".into(), "create a token in Admin Center → Apps and integrations → APIs → Zendesk API and set DESKLINE_ZENDESK__API_TOKEN".into());
-        }
-        ZendeskTarget::Remote {
-            base_url,
-            email,
-            api_token: api_token.trim().to_string(),
-        }
+    let zendesk = match purpose {
+        Purpose::Serve => zendesk_target(z, &mut add),
+        Purpose::DryRun => zendesk_target(z, &mut |_, _, _| {}),
     };
     let requests_per_minute = match (z.requests_per_minute, plan_rate(&z.plan)) {
         (Some(0), _) => {
@@ -255,7 +176,7 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
         (None, None) => {
             add(
                 "zendesk.plan",
-                format!("{:?} is not a plan", z.plan),
+                format!("\"{}\" is not a plan", z.plan),
                 "use team, growth, professional, enterprise or high-volume".into(),
             );
             400
@@ -324,7 +245,7 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
                     "use a long random value, e.g. the output of `openssl rand -hex 24`".into(),
                 );
             }
-        } else if !z.sandbox {
+        } else if !z.sandbox && purpose == Purpose::Serve {
             add(&key("secret"), "is missing".into(), format!("set DESKLINE_SOURCES__{}__SECRET to a long random value and add it to the provider's webhook headers", name.to_ascii_uppercase()));
         }
         if s.secret_header.trim().is_empty()
@@ -335,7 +256,7 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
         {
             add(
                 &key("secret_header"),
-                format!("{:?} is not a header name", s.secret_header),
+                format!("\"{}\" is not a header name", s.secret_header),
                 "use a name like X-Deskline-Secret".into(),
             );
         }
@@ -355,7 +276,7 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
             Err(_) => {
                 add(
                     &key("time_zone"),
-                    format!("{:?} is not an IANA time zone", s.time_zone),
+                    format!("\"{}\" is not an IANA time zone", s.time_zone),
                     "use a name such as Asia/Kolkata or Europe/Berlin".into(),
                 );
                 None
@@ -501,17 +422,67 @@ pub fn validate(config: Config) -> Result<Resolved, ConfigError> {
         }
     }
     let connectors = super::handoff::resolve_connectors(&config.connectors, &mut add);
-    if !problems.is_empty() {
-        return Err(ConfigError { problems });
-    }
-    Ok(Resolved {
+    let resolved = Resolved {
         config,
         zendesk,
         requests_per_minute,
         ticket_updates_per_minute,
         sources,
         connectors,
-    })
+    };
+    (resolved, problems)
+}
+
+/// Where the Zendesk account is, from `[zendesk]`.
+fn zendesk_target(
+    z: &super::ZendeskConfig,
+    add: &mut dyn FnMut(&str, String, String),
+) -> ZendeskTarget {
+    if z.sandbox {
+        ZendeskTarget::Sandbox
+    } else {
+        let base_url = match (&z.url, &z.subdomain) {
+            (Some(url), _) => {
+                let url = url.trim().trim_end_matches('/').to_string();
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    add(
+                        "zendesk.url",
+                        format!("\"{url}\" is not an http(s) URL"),
+                        "write it as https://acme.zendesk.com".into(),
+                    );
+                }
+                url
+            }
+            (None, Some(sub)) => match subdomain_url(sub) {
+                Ok(url) => url,
+                Err((problem, fix)) => {
+                    add("zendesk.subdomain", problem, fix);
+                    String::new()
+                }
+            },
+            (None, None) => {
+                add("zendesk.subdomain", "is missing".into(), "set zendesk.subdomain = \"acme\" for https://acme.zendesk.com, or zendesk.sandbox = true to try deskline locally".into());
+                String::new()
+            }
+        };
+        let email = z.email.clone().unwrap_or_default();
+        if !email.contains('@') {
+            add(
+                "zendesk.email",
+                "is missing or not an email".into(),
+                "set it to the email of the Zendesk agent deskline acts as".into(),
+            );
+        }
+        let api_token = z.api_token.clone().unwrap_or_default();
+        if api_token.trim().is_empty() {
+            add("zendesk.api_token", "is missing".into(), "create a token in Admin Center → Apps and integrations → APIs → Zendesk API and set DESKLINE_ZENDESK__API_TOKEN".into());
+        }
+        ZendeskTarget::Remote {
+            base_url,
+            email,
+            api_token: api_token.trim().to_string(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -265,3 +265,24 @@ fn ticket_updates_follow_the_plan_unless_set() {
         ["zendesk.ticket_updates_per_minute"]
     );
 }
+
+#[test]
+fn a_dry_run_needs_no_account_and_no_secrets() {
+    let mut c = Config::default();
+    c.sources
+        .insert("calls".into(), SourceConfig::myoperator(None));
+    let (r, problems) = resolve(c.clone(), Purpose::DryRun);
+    assert_eq!(problems, []);
+    assert_eq!(r.sources.len(), 1);
+    let (_, problems) = resolve(c, Purpose::Serve);
+    let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "zendesk.subdomain",
+            "zendesk.email",
+            "zendesk.api_token",
+            "sources.calls.secret"
+        ]
+    );
+}
