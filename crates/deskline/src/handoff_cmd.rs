@@ -3,12 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail};
 use clap::Args;
-use deskline_server::config::SourceKind;
+use deskline_server::config::{self, Purpose, Scope, SourceKind};
 use serde_json::{json, Value};
 
-use crate::ops_cmd::{Connection, Target};
+use crate::client::{Connection, Target};
+use crate::table::print_json;
+use crate::test_call_cmd::{kind_name, KEYS};
 
 /// Options of `deskline test-handoff`.
 #[derive(Args, Debug)]
@@ -55,20 +57,32 @@ pub fn handoff_payload(session_id: &str, email: &str, channel: &str) -> Value {
 
 /// Posts a test handoff and prints the conversation and its ticket.
 pub async fn test_handoff(args: TestHandoffArgs) -> anyhow::Result<()> {
-    let conn = Connection::open(&args.target)?;
-    let handoff_sources = || {
-        conn.resolved
-            .sources
-            .iter()
-            .filter(|s| s.kind == SourceKind::Handoff)
-    };
+    let conn = Connection::open(&args.target, &KEYS)?;
+    let handoff_sources: Vec<&String> = conn
+        .config
+        .sources
+        .iter()
+        .filter(|(_, s)| s.kind == SourceKind::Handoff)
+        .map(|(n, _)| n)
+        .collect();
     let source = match &args.source {
-        Some(name) => handoff_sources()
-            .find(|s| &s.name == name)
-            .with_context(|| format!("no handoff source named {name:?} in the configuration"))?,
-        None => handoff_sources()
-            .next()
-            .context("the configuration has no source with kind = \"handoff\"")?,
+        Some(name) => match conn.source(name) {
+            Some(s) if s.kind == SourceKind::Handoff => name.clone(),
+            Some(s) => bail!(
+                "source \"{name}\" is a {} source, not a handoff source (kind = \"handoff\")",
+                kind_name(s.kind)
+            ),
+            None => bail!("no source named \"{name}\" in the configuration"),
+        },
+        None => handoff_sources
+            .first()
+            .map(|n| (*n).clone())
+            .ok_or_else(|| {
+                anyhow!(
+                    "the configuration has no source with kind = \"handoff\" to post to; add one \
+                 (docs/handoff.md)"
+                )
+            })?,
     };
     let session_id = format!(
         "test-{}-{:04}",
@@ -76,10 +90,11 @@ pub async fn test_handoff(args: TestHandoffArgs) -> anyhow::Result<()> {
         rand::random::<u16>() % 10_000
     );
     let payload = handoff_payload(&session_id, &args.email, &args.channel);
-    conn.post_to_source(source, &payload, "test handoff")
+    conn.warn_if_real_account("ticket");
+    conn.post_to_source(&source, &payload, "test handoff")
         .await?;
     let deadline = Instant::now() + Duration::from_secs(args.wait);
-    let path = format!("/admin/conversations/{}/{session_id}", source.name);
+    let path = format!("/admin/conversations/{source}/{session_id}");
     let conversation = loop {
         match conn.admin(reqwest::Method::GET, &path).await {
             Ok(v) if !v["conversation"]["ticket_id"].is_null() => break v,
@@ -93,19 +108,41 @@ pub async fn test_handoff(args: TestHandoffArgs) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&conversation)?);
-        return Ok(());
+        return print_json(&conversation);
     }
     let c = &conversation["conversation"];
+    let channel = c["channel"].as_str().unwrap_or("");
     println!(
-        "handoff {session_id} → ticket {} (conversation {}, channel {})",
+        "handoff {session_id} → ticket {} (conversation {}, channel {channel})",
         c["ticket_id"],
         c["status"]["state"].as_str().unwrap_or(""),
-        c["channel"].as_str().unwrap_or("")
     );
-    println!(
-        "  an agent's public reply on that ticket goes back to the customer through the connector for {:?}",
-        c["channel"].as_str().unwrap_or("")
-    );
+    println!("  {}", reply_route(&args.target, channel));
     Ok(())
+}
+
+/// Where an agent's public reply on the ticket will go: the connector serving the channel, or
+/// why none will deliver it.
+fn reply_route(target: &Target, channel: &str) -> String {
+    let read = config::read(target.config.as_deref(), Scope::Only(&["connectors"]));
+    let connectors = match read {
+        Ok(loaded) => config::resolve(loaded.config, Purpose::DryRun).0.connectors,
+        Err(_) => {
+            return "the configuration's [connectors] has problems (`deskline check` lists \
+                    them), so agents' replies cannot be delivered yet"
+                .to_string()
+        }
+    };
+    match connectors.for_channel(channel) {
+        Some(c) => format!(
+            "an agent's public reply on that ticket goes back to the customer through connector \
+             \"{}\" ({})",
+            c.name, c.url
+        ),
+        None => format!(
+            "no connector serves channel \"{channel}\": an agent's public reply on that ticket \
+             waits in the dead letter (`deskline jobs list --state discarded`) until a \
+             [connectors.NAME] with channels = [\"{channel}\"] is configured (docs/handoff.md)"
+        ),
+    }
 }

@@ -50,6 +50,16 @@ impl GeneratedSecrets {
         }
     }
 
+    /// Reads the file if it exists, creating nothing: for commands that talk to a running
+    /// service, which must find the secrets `deskline serve` generated, not make new ones.
+    pub fn read_existing(data_dir: &Path) -> anyhow::Result<Option<GeneratedSecrets>> {
+        let path = path_in(data_dir);
+        if !path.exists() {
+            return Ok(None);
+        }
+        GeneratedSecrets::load(data_dir).map(Some)
+    }
+
     /// Fills in what is missing; returns whether anything was generated.
     pub fn ensure(&mut self, sources: &[String]) -> bool {
         let mut changed = false;

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use deskline_server::app::{self, Runtime};
-use deskline_server::config::{self, Config, Resolved};
+use deskline_server::config::{self, Purpose, Resolved, Scope, SourceKind};
 use deskline_store::SqliteStore;
 
 use crate::secrets::GeneratedSecrets;
+use crate::service::{data_dir, service_url, shown};
 
 /// Options of `deskline serve`.
 #[derive(Args, Debug)]
@@ -20,37 +21,18 @@ pub struct ServeArgs {
     pub config: Option<PathBuf>,
 }
 
-/// Loads and checks the configuration, printing every problem.
+/// Loads and checks the whole configuration for serving, with every problem in the error.
 pub fn load(config_file: Option<&Path>) -> anyhow::Result<Resolved> {
-    let config = Config::load(config_file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    config::validate(config).map_err(|e| anyhow::anyhow!("{e}"))
+    Ok(config::load_resolved(
+        config_file,
+        Scope::All,
+        Purpose::Serve,
+    )?)
 }
 
-/// The data directory: where the SQLite file lives.
-pub fn data_dir(resolved: &Resolved) -> PathBuf {
-    resolved
-        .config
-        .storage
-        .sqlite_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-}
-
-/// The base URL the service answers at.
-pub fn service_url(resolved: &Resolved) -> String {
-    resolved
-        .config
-        .server
-        .public_url
-        .clone()
-        .map(|u| u.trim_end_matches('/').to_string())
-        .unwrap_or_else(|| format!("http://{}", resolved.config.server.listen))
-}
-
-/// Generated secrets, created on first use.
-pub fn secrets(resolved: &Resolved) -> anyhow::Result<GeneratedSecrets> {
-    let dir = data_dir(resolved);
+/// Generated secrets, created on first use (only `serve` creates them).
+fn secrets(resolved: &Resolved) -> anyhow::Result<GeneratedSecrets> {
+    let dir = data_dir(&resolved.config);
     let mut secrets = GeneratedSecrets::load(&dir)?;
     let needing: Vec<String> = resolved
         .sources
@@ -78,7 +60,7 @@ async fn start_sandbox(data_dir: &Path) -> anyhow::Result<zendesk_sandbox::Sandb
 /// Runs the service until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = load(args.config.as_deref())?;
-    let dir = data_dir(&resolved);
+    let dir = data_dir(&resolved.config);
     let secrets = secrets(&resolved)?;
     let admin_token = resolved
         .config
@@ -115,19 +97,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| {
             format!("cannot listen on {listen} (set server.listen or DESKLINE_SERVER__LISTEN)")
         })?;
-    let base = service_url(&resolved);
-    let banner_sources: Vec<(String, String, Option<String>)> = resolved
+    let base = service_url(&resolved.config);
+    let banner_sources: Vec<BannerSource> = resolved
         .sources
         .iter()
-        .map(|s| {
-            (
-                s.name.clone(),
-                s.secret_header.clone(),
-                s.secret
-                    .is_none()
-                    .then(|| secrets.sources.get(&s.name).cloned())
-                    .flatten(),
-            )
+        .map(|s| BannerSource {
+            name: s.name.clone(),
+            kind: s.kind,
+            header: s.secret_header.clone(),
+            generated: s
+                .secret
+                .is_none()
+                .then(|| secrets.sources.get(&s.name).cloned())
+                .flatten(),
         })
         .collect();
     let runtime = Runtime {
@@ -165,22 +147,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         println!("  Zendesk: {url}");
     }
-    for (name, header, generated) in banner_sources {
-        println!("  webhook for source {name:?}: POST {base}/hooks/{name}");
-        match generated {
-            Some(secret) => println!("      add the header  {header}: {secret}"),
-            None => {
-                println!("      add the header  {header}: <the secret configured for this source>")
-            }
+    for source in &banner_sources {
+        for line in source.instructions(&base) {
+            println!("{line}");
         }
     }
     println!(
         "  admin API token: see {} (or server.admin_token)",
-        crate::secrets::path_in(&dir).display()
+        shown(&crate::secrets::path_in(&dir))
     );
     if sandbox.is_some() {
-        println!("  try it: deskline test-call --answered --agent priya.sharma@sandbox.test");
-        println!("          deskline test-handoff");
+        let me = command_name();
+        println!("  try it, in another terminal and from this directory (the commands find the");
+        println!("  admin token in {}):", shown(&dir));
+        println!("          {me} test-call --answered --agent priya.sharma@sandbox.test");
+        println!("          {me} test-handoff");
     }
     wait_for_stop().await;
     println!("stopping deskline");
@@ -189,6 +170,97 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         handle.shutdown().await;
     }
     Ok(())
+}
+
+/// A source as the banner describes it.
+struct BannerSource {
+    name: String,
+    kind: SourceKind,
+    header: String,
+    /// The generated secret, when none is configured.
+    generated: Option<String>,
+}
+
+impl BannerSource {
+    /// What to give the provider: the URL, and how this kind of source authenticates.
+    fn instructions(&self, base: &str) -> Vec<String> {
+        let name = &self.name;
+        let url = format!("{base}/hooks/{name}");
+        let variable = format!("DESKLINE_SOURCES__{}__SECRET", name.to_ascii_uppercase());
+        let secret = self
+            .generated
+            .clone()
+            .unwrap_or_else(|| "<the secret configured for this source>".to_string());
+        let mut lines = vec![format!(
+            "  webhook for source \"{name}\" ({}): POST {url}",
+            crate::test_call_cmd::kind_name(self.kind)
+        )];
+        match self.kind {
+            SourceKind::Myoperator | SourceKind::Generic | SourceKind::Handoff => {
+                lines.push(format!("      add the header  {}: {secret}", self.header));
+                lines.push("      (or send the secret as the HTTP Basic auth password)".into());
+            }
+            SourceKind::Exotel => {
+                let shown = self
+                    .generated
+                    .clone()
+                    .unwrap_or_else(|| "<the secret>".into());
+                lines.push(format!(
+                    "      give Exotel the URL with the secret in it: {url}?secret={shown}"
+                ));
+            }
+            SourceKind::Twilio => {
+                lines.push(
+                    "      Twilio signs each request (X-Twilio-Signature) with your account's \
+                     auth token, so this source's secret must be that token"
+                        .into(),
+                );
+                if self.generated.is_some() {
+                    lines.push(format!(
+                        "      (a generated secret cannot match: set {variable} to the auth token)"
+                    ));
+                }
+                lines.push(
+                    "      and Twilio must call exactly this URL (set server.public_url to the \
+                     address Twilio uses)"
+                        .into(),
+                );
+            }
+            SourceKind::Aircall => {
+                lines.push(
+                    "      Aircall sends its webhook token in each body (the token field): this \
+                     source's secret must be the token Aircall shows for the webhook"
+                        .into(),
+                );
+                if self.generated.is_some() {
+                    lines.push(format!(
+                        "      (a generated secret cannot match: set {variable} to that token)"
+                    ));
+                }
+            }
+        }
+        lines
+    }
+}
+
+/// How to run this binary again: `deskline` when that is what the PATH finds, else its path
+/// (e.g. target/debug/deskline after `cargo run`).
+fn command_name() -> String {
+    let Ok(me) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
+        return "deskline".to_string();
+    };
+    let on_path = std::env::var_os("PATH")
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .filter_map(|dir| dir.join("deskline").canonicalize().ok())
+                .any(|found| found == me)
+        })
+        .unwrap_or(false);
+    if on_path {
+        "deskline".to_string()
+    } else {
+        me.display().to_string()
+    }
 }
 
 /// Points the in-process sandbox's webhooks and reply trigger at this service, as

@@ -132,7 +132,7 @@ async fn provision_cmd(args: ProvisionArgs) -> anyhow::Result<()> {
 fn print_provision(report: &ProvisionReport) {
     for o in &report.objects {
         println!(
-            "  {} {:?} ({}): {}",
+            "  {} \"{}\" ({}): {}",
             o.kind.as_str(),
             o.name,
             o.id,
@@ -173,7 +173,7 @@ fn print_disconnect(report: &DisconnectReport) {
     if report.is_noop() {
         println!(
             "Nothing to remove: deskline is not provisioned here (no recorded ids, and no \
-             webhook or trigger named {:?}, {:?} or {:?}).",
+             webhook or trigger named \"{}\", \"{}\" or \"{}\").",
             provision::REPLIES_WEBHOOK_NAME,
             provision::EVENTS_WEBHOOK_NAME,
             provision::REPLY_TRIGGER_NAME
@@ -182,7 +182,7 @@ fn print_disconnect(report: &DisconnectReport) {
     }
     for r in &report.removed {
         let what = if r.existed { "removed" } else { "already gone" };
-        println!("  {} {:?} ({}): {what}", r.kind.as_str(), r.name, r.id);
+        println!("  {} \"{}\" ({}): {what}", r.kind.as_str(), r.name, r.id);
     }
     if !report.links_removed.is_empty() {
         println!(
