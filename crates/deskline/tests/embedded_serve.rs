@@ -16,7 +16,8 @@ impl Drop for Running {
 }
 
 /// The deskline binary run in `dir`, with no `DESKLINE_*` variable inherited from the
-/// environment the tests run in (they would change the embedded defaults) and no backtraces.
+/// environment the tests run in (they would change the embedded defaults), and with
+/// RUST_BACKTRACE=1 as many Rust users have it.
 fn deskline(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_deskline"));
     for (key, _) in std::env::vars_os() {
@@ -24,7 +25,7 @@ fn deskline(dir: &Path) -> Command {
             cmd.env_remove(key);
         }
     }
-    cmd.env_remove("RUST_BACKTRACE").current_dir(dir);
+    cmd.env("RUST_BACKTRACE", "1").current_dir(dir);
     cmd
 }
 
@@ -128,4 +129,26 @@ async fn calls_and_handoffs_become_tickets_and_the_sandbox_calls_back() {
         assert!(Instant::now() < deadline, "no reply delivery job: {out}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+
+    // Retrying from the dead letter: one line saying so.
+    let (ok, out) = run(deskline(dir.path()).args([
+        "jobs",
+        "list",
+        "--url",
+        &url,
+        "--state",
+        "discarded",
+        "--json",
+    ]));
+    assert!(ok, "{out}");
+    let listed: serde_json::Value = serde_json::from_str(&out).expect("--json is JSON");
+    let id = listed["jobs"]
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|j| j["kind"] == "reply_delivery"))
+        .and_then(|j| j["id"].as_i64())
+        .expect("the reply delivery job");
+    let (ok, out) =
+        run(deskline(dir.path()).args(["jobs", "retry", &id.to_string(), "--url", &url]));
+    assert!(ok, "{out}");
+    assert_eq!(out, format!("job {id} will run again now\n"));
 }
