@@ -59,7 +59,7 @@ pub async fn check(
         }
         Err(ZendeskError::Unauthorized) => problems.push(Problem {
             key: "zendesk.api_token".into(),
-            problem: "Zendesk rejected the email and token (401 Unauthorized)".into(),
+            problem: "Zendesk rejected the API token (401 Unauthorized)".into(),
             fix:
                 "create a token in Admin Center → Apps and integrations → APIs → Zendesk API, set \
              it as zendesk.api_token (DESKLINE_ZENDESK__API_TOKEN), and check that \

@@ -88,7 +88,7 @@ async fn check_reports_every_problem_of_the_configuration_and_the_account_at_onc
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
         r.stdout
-            .contains("zendesk.api_token: Zendesk rejected the email and token (401 Unauthorized)"),
+            .contains("zendesk.api_token: Zendesk rejected the API token (401 Unauthorized)"),
         "{}",
         r.all()
     );
