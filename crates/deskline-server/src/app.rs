@@ -116,7 +116,7 @@ pub async fn start(
     runtime: Runtime,
     listener: TcpListener,
 ) -> Result<Service, StartError> {
-    observe::metrics_handle();
+    crate::telemetry::metrics_handle();
     let recording_links = recording_links(&resolved, runtime.recording_link_key.as_deref())?;
     let mut zconfig = ZendeskConfig::new(
         runtime.zendesk_url.clone(),

@@ -15,5 +15,6 @@ pub mod provision;
 pub mod recordings;
 pub mod sessions;
 pub mod state;
+pub mod telemetry;
 pub mod worker;
 pub mod zendesk_hook;

@@ -11,8 +11,8 @@ use deskline_zendesk::{CustomField, NewComment, NewTicket, TicketUpdate};
 use super::call_ticket::{link, store_err, synced_at, ticket_of, CALL_COMPLETED_LINK};
 use super::{requester, wait_for_pause, zendesk_failure, JobOutcome};
 use crate::config::WorkerConfig;
-use crate::observe::{ticket_created, TicketOrigin};
 use crate::state::{AppState, Source};
+use crate::telemetry::{ticket_created, TicketOrigin};
 
 /// Link kind: the ticket was opened when the call rang (so the end completes it).
 const CALL_OPENED_LINK: &str = "call_opened";

@@ -19,8 +19,8 @@ use super::{
     call_events, directory, requester, stored_event, threading, wait_for_pause, zendesk_failure,
     JobOutcome,
 };
-use crate::observe::{ticket_created, TicketOrigin};
 use crate::state::{AppState, Source};
+use crate::telemetry::{ticket_created, TicketOrigin};
 
 /// The job kind.
 pub const CALL_TICKET_JOB: &str = "call_ticket";

@@ -22,8 +22,8 @@ use serde_json::json;
 use super::call_ticket::{store_err, ZENDESK_QUEUE};
 use super::{requester, stored_event, update_ticket, wait_for_pause, zendesk_failure, JobOutcome};
 use crate::config::Assignee;
-use crate::observe::{ticket_created, TicketOrigin};
 use crate::state::{AppState, Source};
+use crate::telemetry::{ticket_created, TicketOrigin};
 
 /// The job kind.
 pub const HANDOFF_TICKET_JOB: &str = "handoff_ticket";
