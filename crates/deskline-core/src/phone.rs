@@ -28,7 +28,7 @@ impl fmt::Display for Phone {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PartyNumber {
-    /// A number that parsed and has a plausible length.
+    /// A number the phone-number metadata calls valid, in E.164.
     Known {
         /// The number in E.164.
         phone: Phone,
@@ -121,20 +121,44 @@ impl PhoneParser {
         let candidate = trimmed
             .strip_prefix("+00")
             .map_or_else(|| trimmed.to_string(), |rest| format!("+{rest}"));
-        match PhoneNumber::parse(&candidate, Some(self.region)) {
-            Ok(number) if number.is_possible_with_reason().is_ok() => PartyNumber::Known {
-                phone: Phone(number.format_as(PhoneNumberFormat::E164).into_owned()),
-            },
-            _ => PartyNumber::Unparseable {
+        match PhoneNumber::parse(&candidate, Some(self.region))
+            .ok()
+            .and_then(|number| fixed_point(&number))
+        {
+            Some(phone) => PartyNumber::Known { phone },
+            None => PartyNumber::Unparseable {
                 raw: trimmed.to_string(),
             },
         }
     }
 }
 
+/// The most digits E.164 allows, country code included.
+const E164_MAX_DIGITS: usize = 15;
+
+/// The E.164 form of a number, when deskline may use it as an identity.
+///
+/// Only numbers the library calls valid qualify: a merely possible one (a run of zeros behind
+/// a trunk prefix) can lose a digit each time it is read, and then one caller becomes two
+/// cache keys and two Zendesk users. The result must also fit E.164 and read back as itself,
+/// so whatever deskline stores parses to the same text in any region.
+fn fixed_point(number: &PhoneNumber) -> Option<Phone> {
+    if !number.is_valid() {
+        return None;
+    }
+    let e164 = number.format_as(PhoneNumberFormat::E164).into_owned();
+    if e164.len() > E164_MAX_DIGITS + 1 {
+        return None;
+    }
+    // With a leading "+" the default region plays no part, so any region reads it alike.
+    let again = PhoneNumber::parse(&e164, None).ok()?;
+    (again.is_valid() && again.format_as(PhoneNumberFormat::E164) == e164).then_some(Phone(e164))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn known(s: &str) -> PartyNumber {
         PartyNumber::Known {
@@ -153,9 +177,6 @@ mod tests {
             ("0091-9711636496", known("+919711636496")),
             ("+0091 9711636496", known("+919711636496")),
             ("+14155550100", known("+14155550100")),
-            // Lenient on purpose: a plausible length is enough, so test ranges and numbers
-            // newer than the metadata still work as identities.
-            ("+15551234567", known("+15551234567")),
             ("", PartyNumber::Withheld),
             ("  ", PartyNumber::Withheld),
             ("Anonymous", PartyNumber::Withheld),
@@ -171,6 +192,118 @@ mod tests {
         }
         let us = PhoneParser::new("US").expect("region");
         assert_eq!(us.parse("(415) 555-0100"), known("+14155550100"));
+    }
+
+    #[test]
+    fn numbers_the_library_calls_invalid_are_unparseable() {
+        let cases = [
+            ("IN", "+15551234567"),
+            ("US", "555-123-4567"),
+            ("DE", "0000011"),
+            ("DE", "+49000011"),
+            ("IN", "+9100000000000"),
+        ];
+        for (region, raw) in cases {
+            let parser = PhoneParser::new(region).expect("region");
+            assert_eq!(
+                parser.parse(raw),
+                PartyNumber::Unparseable { raw: raw.into() },
+                "{raw:?} in {region}"
+            );
+        }
+    }
+
+    /// Every region the library knows, so a fixed point is checked wherever a caller dials from.
+    fn all_regions() -> Vec<PhoneParser> {
+        rlibphonenumber::PHONE_NUMBER_UTIL
+            .get_supported_regions()
+            .map(|region| PhoneParser::new(&region.to_string()).expect("a supported region"))
+            .collect()
+    }
+
+    fn assert_fixed_point(regions: &[PhoneParser], produced: &Phone) {
+        let e164 = produced.as_str();
+        let digits = e164.strip_prefix('+').unwrap_or_default();
+        assert!(
+            (2..=15).contains(&digits.len())
+                && digits.chars().all(|c| c.is_ascii_digit())
+                && !digits.starts_with('0'),
+            "{e164:?} is not E.164"
+        );
+        for parser in regions {
+            assert_eq!(
+                parser.parse(e164),
+                PartyNumber::Known {
+                    phone: produced.clone()
+                },
+                "{e164:?} read again in {}",
+                parser.region_code()
+            );
+        }
+    }
+
+    #[test]
+    fn a_number_deskline_produced_reads_back_as_itself() {
+        let regions = all_regions();
+        let de = PhoneParser::new("DE").expect("region");
+        for raw in ["030 1234567", "+49 30 1234567", "0049301234567"] {
+            assert_eq!(de.parse(raw), known("+49301234567"), "{raw:?}");
+        }
+        assert_fixed_point(&regions, &Phone("+49301234567".into()));
+        // Once read as +49000011, then +4900011, then +490011: one caller, three keys.
+        assert!(de.parse("0000011").phone().is_none());
+    }
+
+    /// Text shaped like what providers send: prefixes, separators, and digits of any length.
+    fn phone_like() -> impl Strategy<Value = String> {
+        (
+            prop_oneof![
+                Just(""),
+                Just("+"),
+                Just("00"),
+                Just("0"),
+                Just("+00"),
+                Just("+0")
+            ],
+            proptest::collection::vec(
+                (
+                    // Zeros weighted up: runs of them are where trunk and international
+                    // prefixes get stripped twice.
+                    prop_oneof![2 => Just('0'), 3 => proptest::char::range('0', '9')],
+                    prop_oneof![4 => Just(""), 1 => Just(" "), 1 => Just("-")],
+                ),
+                0..18,
+            ),
+        )
+            .prop_map(|(prefix, parts)| {
+                let mut text = prefix.to_string();
+                for (digit, separator) in parts {
+                    text.push(digit);
+                    text.push_str(separator);
+                }
+                text
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn known_numbers_are_e164_fixed_points(
+            raw in prop_oneof![phone_like(), any::<String>()],
+            region in prop_oneof![
+                Just("IN"), Just("US"), Just("DE"), Just("GB"), Just("IT"), Just("FR"),
+                Just("BR"), Just("AU"), Just("SG"), Just("AE"), Just("MX"), Just("CI"),
+            ],
+        ) {
+            let parser = PhoneParser::new(region).expect("region");
+            if let PartyNumber::Known { phone } = parser.parse(&raw) {
+                let sample: Vec<PhoneParser> = ["IN", "US", "DE", "GB", "IT", "JP", "CI"]
+                    .iter()
+                    .map(|code| PhoneParser::new(code).expect("region"))
+                    .chain(std::iter::once(parser.clone()))
+                    .collect();
+                assert_fixed_point(&sample, &phone);
+            }
+        }
     }
 
     #[test]

@@ -273,7 +273,7 @@ fn ringly_record() -> CallRecord {
         email: Some("Priya.Sharma@acme.test".to_string()),
         name: Some("Priya Sharma".to_string()),
         extension: Some("204".to_string()),
-        phone: Some("+447700900123".to_string()),
+        phone: Some("+447400123456".to_string()),
     };
     CallRecord {
         provider: Provider::Generic,
@@ -464,11 +464,11 @@ fn outbound_calls_swap_customer_and_line() {
     let outbound = ringly_with(&[
         ("call.flow", json!("out")),
         ("call.caller.number", json!("+44 20 7946 0000")),
-        ("call.dialled.number", json!("07700 900456")),
+        ("call.dialled.number", json!("07400 654321")),
     ]);
     let r = ended(&outbound, &m);
     assert_eq!(r.direction, Direction::Outbound);
-    assert_eq!(r.customer, known("+447700900456"));
+    assert_eq!(r.customer, known("+447400654321"));
     assert_eq!(r.line, Some(known("+442079460000")));
 
     // Words outside the lists are an error naming both lists.
@@ -853,7 +853,7 @@ fn form_bodies_map_with_the_same_mapping() {
         ("call[legs][1][agent][email]", "Priya.Sharma@acme.test"),
         ("call[legs][1][agent][name]", "Priya Sharma"),
         ("call[legs][1][agent][ext]", "204"),
-        ("call[legs][1][agent][mobile]", "07700 900123"),
+        ("call[legs][1][agent][mobile]", "07400 123456"),
     ] {
         form.append_pair(k, v);
     }
