@@ -19,13 +19,13 @@
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 
 use super::{Inbound, SourceError, VerifyError};
 use crate::call::{AgentRef, CallLeg, CallRecord, Direction, Outcome, Provider, Recording};
 use crate::event::{CallAnswer, CallEvent, CallStart, Disposition, ParsedEvent};
 use crate::phone::{PartyNumber, PhoneParser};
-use crate::sources::{json_kind, json_object_body};
+use crate::sources::{epoch, json_kind, json_object_body};
 
 /// Parses one Aircall webhook into call events: none, or one.
 pub fn parse(inbound: &Inbound<'_>, phones: &PhoneParser) -> Result<Vec<ParsedEvent>, SourceError> {
@@ -125,37 +125,30 @@ fn epoch_field(
     key: &str,
     field: &'static str,
 ) -> Result<Option<DateTime<Utc>>, SourceError> {
-    let secs = match map.get(key) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(n)) => n
+    let Some(value) = map.get(key) else {
+        return Ok(None);
+    };
+    let secs = match value {
+        Value::Null => return Ok(None),
+        Value::Number(n) => n
             .as_i64()
             .or_else(|| n.as_f64().map(|f| f as i64))
             .ok_or_else(|| invalid(field, format!("{n} is not epoch seconds")))?,
-        Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
-        Some(Value::String(s)) => s
+        Value::String(s) if s.trim().is_empty() => return Ok(None),
+        Value::String(s) => s
             .trim()
             .parse::<i64>()
             .map_err(|_| invalid(field, format!("{s:?} is not epoch seconds")))?,
-        Some(other) => {
+        other => {
             return Err(invalid(
                 field,
                 format!("expected epoch seconds, got {}", json_kind(other)),
             ))
         }
     };
-    // Some relays turn Aircall's seconds into milliseconds.
-    let secs = if secs > 100_000_000_000 {
-        secs / 1000
-    } else {
-        secs
-    };
-    if secs <= 0 {
-        return Err(invalid(field, format!("{secs} is not a time")));
-    }
-    Utc.timestamp_opt(secs, 0)
-        .single()
+    epoch::seconds_or_millis(secs)
         .map(Some)
-        .ok_or_else(|| invalid(field, format!("{secs} is out of range")))
+        .map_err(|e| invalid(field, e.reason(value)))
 }
 
 fn seconds(

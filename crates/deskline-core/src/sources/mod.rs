@@ -1,6 +1,7 @@
 //! Source adapters: a provider's request body and content type in, a normalised event out.
 
 pub mod aircall;
+mod epoch;
 pub mod exotel;
 pub mod generic;
 pub mod myoperator;

@@ -1,3 +1,4 @@
+use chrono::TimeZone;
 use serde_json::json;
 
 use super::*;
@@ -362,6 +363,28 @@ fn bad_input_is_named_precisely() {
             with_data(ENDED, json!({"ended_at": "soon"})),
             &[],
             invalid("data.ended_at", "\"soon\" is not epoch seconds".into()),
+        ),
+        // Out of range even as milliseconds: quoted as sent, not divided by 1000.
+        (
+            with_data(ENDED, json!({"ended_at": 99_999_999_999_999_999_i64})),
+            &[],
+            invalid("data.ended_at", "99999999999999999 is out of range".into()),
+        ),
+        (
+            with_data(ENDED, json!({"started_at": "18446744073709551615"})),
+            &[],
+            invalid(
+                "data.started_at",
+                "\"18446744073709551615\" is not epoch seconds".into(),
+            ),
+        ),
+        (
+            with_data(ENDED, json!({"started_at": u64::MAX})),
+            &[],
+            invalid(
+                "data.started_at",
+                "18446744073709551615 is out of range".into(),
+            ),
         ),
         (
             with_data(ENDED, json!({"answered_at": {"at": 1}})),

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{correlation_id, duration, epoch, invalid, number, text, SourceError};
+use super::{correlation_id, duration, epoch_field, invalid, number, text, SourceError};
 use crate::call::{AgentRef, CallLeg, CallRecord, Direction, Outcome, Provider, Recording};
 use crate::event::{CallEvent, ParsedEvent};
 use crate::phone::{PartyNumber, PhoneParser};
@@ -72,12 +72,8 @@ fn legs(log: &Map<String, Value>) -> Result<Vec<CallLeg>, SourceError> {
             .map(|rr| rr.iter().map(agent).collect())
             .unwrap_or_default();
         out.push(CallLeg {
-            started_at: number(leg, "_st")?
-                .map(|s| epoch("_ld._st", s))
-                .transpose()?,
-            ended_at: number(leg, "_et")?
-                .map(|s| epoch("_ld._et", s))
-                .transpose()?,
+            started_at: epoch_field(leg, "_st", "_ld._st")?,
+            ended_at: epoch_field(leg, "_et", "_ld._et")?,
             duration_seconds: text(leg, "_dr")
                 .map(|d| duration("_ld._dr", &d))
                 .transpose()?,
@@ -105,14 +101,13 @@ pub fn record_from_log(
             ))
         }
     };
-    let started_at = match number(log, "_st")? {
-        Some(s) => epoch("_st", s)?,
-        None => match number(log, "_ms")? {
-            Some(ms) => epoch("_ms", ms)?,
-            None => return Err(SourceError::MissingField("_st (call start)")),
-        },
+    let started_at = match epoch_field(log, "_st", "_st")? {
+        Some(t) => t,
+        None => {
+            epoch_field(log, "_ms", "_ms")?.ok_or(SourceError::MissingField("_st (call start)"))?
+        }
     };
-    let ended_at = number(log, "_et")?.map(|s| epoch("_et", s)).transpose()?;
+    let ended_at = epoch_field(log, "_et", "_et")?;
     let total_seconds = match text(log, "_dr") {
         Some(d) => duration("_dr", &d)?,
         None => ended_at.map_or(0, |e| (e - started_at).num_seconds().max(0).unsigned_abs()),

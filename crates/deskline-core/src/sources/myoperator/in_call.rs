@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::{
-    agents_from, direction_value, epoch, invalid, number, short_hash, text, time_value, SourceError,
+    agents_from, direction_value, invalid, number, short_hash, text, time_value, SourceError,
 };
 use crate::call::{AgentRef, Direction, Provider};
 use crate::event::{CallAnswer, CallEvent, CallStart, ParsedEvent};
@@ -102,6 +102,6 @@ fn uid_epoch(uid: &str) -> Option<DateTime<Utc>> {
     uid.split('.')
         .filter(|p| (p.len() == 10 || p.len() == 13) && p.chars().all(|c| c.is_ascii_digit()))
         .filter_map(|p| p.parse::<i64>().ok())
-        .filter_map(|n| epoch("uid", n).ok())
+        .filter_map(|n| crate::sources::epoch::seconds_or_millis(n).ok())
         .find(|t| (946_684_800..4_102_444_800).contains(&t.timestamp()))
 }

@@ -26,7 +26,7 @@ mod disposition;
 mod in_call;
 mod v2;
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -36,7 +36,7 @@ use super::{BodyKind, Inbound, SourceError};
 use crate::call::{AgentRef, CallRecord, Direction};
 use crate::event::ParsedEvent;
 use crate::phone::{PartyNumber, PhoneParser};
-use crate::sources::json_kind;
+use crate::sources::{epoch, json_kind};
 
 /// Which MyOperator webhook a body is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -277,19 +277,24 @@ fn invalid(field: &'static str, reason: String) -> SourceError {
     SourceError::InvalidField { field, reason }
 }
 
-fn epoch(field: &'static str, secs: i64) -> Result<DateTime<Utc>, SourceError> {
-    // Accept milliseconds too: some MyOperator fields (`_ms`) carry them.
-    let secs = if secs > 100_000_000_000 {
-        secs / 1000
-    } else {
-        secs
+/// An epoch time (seconds or milliseconds, a number or a numeric string) in `field`; empty
+/// means absent.
+fn epoch_value(field: &'static str, v: &Value) -> Result<Option<DateTime<Utc>>, SourceError> {
+    let Some(n) = whole_number(field, v)? else {
+        return Ok(None);
     };
-    if secs <= 0 {
-        return Err(invalid(field, format!("{secs} is not a time")));
-    }
-    Utc.timestamp_opt(secs, 0)
-        .single()
-        .ok_or_else(|| invalid(field, format!("{secs} is out of range")))
+    epoch::seconds_or_millis(n)
+        .map(Some)
+        .map_err(|e| invalid(field, e.reason(v)))
+}
+
+/// [`epoch_value`] of `log[key]`, named `field` in errors.
+fn epoch_field(
+    log: &Map<String, Value>,
+    key: &str,
+    field: &'static str,
+) -> Result<Option<DateTime<Utc>>, SourceError> {
+    log.get(key).map_or(Ok(None), |v| epoch_value(field, v))
 }
 
 /// A time given as epoch seconds or milliseconds (number or numeric string), ISO-8601 with an
@@ -298,7 +303,7 @@ fn epoch(field: &'static str, secs: i64) -> Result<DateTime<Utc>, SourceError> {
 fn time_value(field: &'static str, v: &Value) -> Result<Option<DateTime<Utc>>, SourceError> {
     let s = match v {
         Value::Null => return Ok(None),
-        Value::Number(_) => return whole_number(field, v)?.map(|n| epoch(field, n)).transpose(),
+        Value::Number(_) => return epoch_value(field, v),
         Value::String(s) => s.trim(),
         other => {
             return Err(invalid(
@@ -311,7 +316,7 @@ fn time_value(field: &'static str, v: &Value) -> Result<Option<DateTime<Utc>>, S
         return Ok(None);
     }
     if s.chars().all(|c| c.is_ascii_digit()) {
-        return whole_number(field, v)?.map(|n| epoch(field, n)).transpose();
+        return epoch_value(field, v);
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(Some(t.with_timezone(&Utc)));

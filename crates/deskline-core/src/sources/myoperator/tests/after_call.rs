@@ -212,6 +212,56 @@ fn bad_input_is_named_precisely() {
 }
 
 #[test]
+fn time_errors_quote_the_value_as_sent() {
+    let out_of_range = |field: &'static str, sent: &str| SourceError::InvalidField {
+        field,
+        reason: format!("{sent} is out of range"),
+    };
+    let cases = [
+        // Read as milliseconds, still past chrono's last year: the message once said
+        // 99999999999999, the value divided by 1000.
+        (
+            r#"{"_ai": "a", "_st": 99999999999999999}"#,
+            out_of_range("_st", "99999999999999999"),
+        ),
+        (
+            r#"{"_ai": "a", "_st": "99999999999999999"}"#,
+            out_of_range("_st", "\"99999999999999999\""),
+        ),
+        // Above i64: once read as a float and clamped to 9223372036854775.
+        (
+            r#"{"_ai": "a", "_st": 18446744073709551615}"#,
+            out_of_range("_st", "18446744073709551615"),
+        ),
+        // A float is quoted as JSON prints it back (same value, canonical notation), not as
+        // the i64 it was clamped to.
+        (r#"{"_ai": "a", "_st": 1e30}"#, out_of_range("_st", "1e+30")),
+        (
+            r#"{"_ai": "a", "_ms": 99999999999999999}"#,
+            out_of_range("_ms", "99999999999999999"),
+        ),
+        (
+            r#"{"_ai": "a", "_st": 1732362921, "_et": 99999999999999999}"#,
+            out_of_range("_et", "99999999999999999"),
+        ),
+        (
+            r#"{"_ai": "a", "_st": 1732362921, "_ld": [{"_st": 99999999999999999}]}"#,
+            out_of_range("_ld._st", "99999999999999999"),
+        ),
+        (
+            r#"{"_ai": "a", "_st": -5}"#,
+            SourceError::InvalidField {
+                field: "_st",
+                reason: "-5 is not a time".into(),
+            },
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(parse_json(body), Err(expected), "{body}");
+    }
+}
+
+#[test]
 fn durations_accept_the_provider_formats() {
     assert_eq!(duration("_dr", "00:01:05"), Ok(65));
     assert_eq!(duration("_dr", "01:05"), Ok(65));
