@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::call::{AgentRef, CallRecord, Direction, Outcome};
+use crate::call::{AgentRef, CallLeg, CallRecord, Direction, Outcome};
 use crate::phone::{PartyNumber, Phone};
 use crate::template::{CallContext, TemplateError, Templates};
 
@@ -41,24 +41,35 @@ pub trait Directory {
 #[serde(rename_all = "snake_case")]
 pub enum AnsweringAgent {
     /// The agent who took the call first.
-    #[default]
     First,
-    /// The agent the call ended with.
+    /// The agent who took the call last: after a transfer, the one the caller ended up with,
+    /// who owns the follow-up.
+    #[default]
     Last,
 }
 
-/// The answering agent under `policy`: from the received legs, else the record's own.
+/// The answering agent under `policy`: from the received legs that name an agent, else the
+/// record's own.
+///
+/// The legs are taken in the order they started when every one of them says when; otherwise
+/// in the order the provider lists them, which each parser keeps in call order (Aircall's
+/// transfer leg, for one, has no start time of its own).
 pub fn answering_agent(call: &CallRecord, policy: AnsweringAgent) -> Option<&AgentRef> {
-    let mut received = call
+    let mut taken: Vec<&CallLeg> = call
         .legs
         .iter()
-        .filter(|l| l.received)
-        .filter_map(|l| l.agents.first());
-    let from_legs = match policy {
-        AnsweringAgent::First => received.next(),
-        AnsweringAgent::Last => received.next_back(),
+        .filter(|l| l.received && !l.agents.is_empty())
+        .collect();
+    if taken.iter().all(|l| l.started_at.is_some()) {
+        // Stable: legs that started together keep the provider's order.
+        taken.sort_by_key(|l| l.started_at);
+    }
+    let leg = match policy {
+        AnsweringAgent::First => taken.first(),
+        AnsweringAgent::Last => taken.last(),
     };
-    from_legs.or(call.answered_by.as_ref())
+    leg.and_then(|l| l.agents.first())
+        .or(call.answered_by.as_ref())
 }
 
 /// A group named in configuration, by id or by name.
@@ -320,9 +331,10 @@ pub fn plan_call(
     directory: &dyn Directory,
 ) -> Result<TicketPlan, PlanError> {
     let answered = call.outcome == Outcome::Answered;
-    let (agent, unmatched_identity) = match answering_agent(call, settings.answering_agent) {
-        Some(a) if answered => match_agent(a, settings, directory),
-        _ => (None, None),
+    let answering = answering_agent(call, settings.answering_agent).filter(|_| answered);
+    let (agent, unmatched_identity) = match answering {
+        Some(a) => match_agent(a, settings, directory),
+        None => (None, None),
     };
     let mut tags = vec![
         "deskline".to_string(),
@@ -392,7 +404,8 @@ pub fn plan_call(
         }
     }
     let recording = call.recording.as_ref().map(|r| r.url.clone());
-    let ctx = CallContext::new(call, settings.time_zone, recording.clone());
+    // The note names the agent the ticket went to, not whoever the provider listed first.
+    let ctx = CallContext::new(call, answering, settings.time_zone, recording.clone());
     let subject = settings.templates.subject(&ctx)?;
     let note = settings.templates.note(&ctx)?;
 

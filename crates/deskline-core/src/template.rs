@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use crate::call::{CallRecord, Outcome};
+use crate::call::{AgentRef, CallRecord, Outcome};
 
 /// The subject used when none is configured.
 pub const DEFAULT_SUBJECT: &str = "{% if missed %}Missed{% else %}Answered{% endif %} {{ direction }} call {% if direction == 'inbound' %}from{% else %}to{% endif %} {{ customer }}";
@@ -86,8 +86,14 @@ pub fn human_duration(secs: u64) -> String {
 }
 
 impl CallContext {
-    /// The template values for a call, with times shown in `tz`.
-    pub fn new(call: &CallRecord, tz: Tz, recording: Option<String>) -> CallContext {
+    /// The template values for a call answered by `agent` (none when missed), with times
+    /// shown in `tz`.
+    pub fn new(
+        call: &CallRecord,
+        agent: Option<&AgentRef>,
+        tz: Tz,
+        recording: Option<String>,
+    ) -> CallContext {
         let local: DateTime<Tz> = call.started_at.with_timezone(&tz);
         let unknown_line = || "our line".to_string();
         CallContext {
@@ -102,7 +108,7 @@ impl CallContext {
             talk: call.talk_seconds.filter(|t| *t > 0).map(human_duration),
             duration_seconds: call.total_seconds,
             department: call.department.clone(),
-            agent: call.answered_by.as_ref().map(|a| a.label()),
+            agent: agent.map(AgentRef::label),
             location: call.location.clone(),
             recording,
             provider: call.provider.slug(),

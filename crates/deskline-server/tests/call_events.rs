@@ -341,17 +341,20 @@ async fn duplicate_and_out_of_order_events_make_one_ticket_and_one_effect_each()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn transferred_call_is_one_ticket_listing_both_legs_for_the_first_or_last_agent() {
-    const LAST: &str = "myoperator-last";
-    let mut last = source_config(SourceKind::Myoperator, SECRET);
-    last.answering_agent = AnsweringAgent::Last;
-    last.open_ticket_on_ring = true;
-    let app = spawn_app_with_sources(vec![(LAST, last)], |_| {}).await;
-    let post_last = |payload: Value| {
+async fn transferred_call_is_one_ticket_listing_both_legs_for_the_last_or_first_agent() {
+    const FIRST: &str = "myoperator-first";
+    const RING: &str = "myoperator-ring";
+    let mut first = source_config(SourceKind::Myoperator, SECRET);
+    first.answering_agent = AnsweringAgent::First;
+    // The default policy, with tickets opened at ringing.
+    let mut ring = source_config(SourceKind::Myoperator, SECRET);
+    ring.open_ticket_on_ring = true;
+    let app = spawn_app_with_sources(vec![(FIRST, first), (RING, ring)], |_| {}).await;
+    let post_to = |source: &'static str, payload: Value| {
         let app = &app;
         async move {
             let r = app
-                .hook_to(LAST)
+                .hook_to(source)
                 .header(SECRET_HEADER, SECRET)
                 .json(&payload)
                 .send()
@@ -361,19 +364,12 @@ async fn transferred_call_is_one_ticket_listing_both_legs_for_the_first_or_last_
             assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         }
     };
-    // Arjun takes the call and transfers it to Priya.
+    // Arjun takes the call and transfers it to Priya; `_ld` lists Priya's leg first, so only
+    // the legs' times say who came last.
     let transfer = |id: &str| {
         after_call_with_legs(
             id,
             vec![
-                leg(
-                    "Arjun Mehta",
-                    "arjun.mehta@sandbox.test",
-                    ARJUN_NUMBER,
-                    true,
-                    1_732_362_930,
-                    40,
-                ),
                 leg(
                     "Priya Sharma",
                     "priya.sharma@sandbox.test",
@@ -382,24 +378,37 @@ async fn transferred_call_is_one_ticket_listing_both_legs_for_the_first_or_last_
                     1_732_362_970,
                     78,
                 ),
+                leg(
+                    "Arjun Mehta",
+                    "arjun.mehta@sandbox.test",
+                    ARJUN_NUMBER,
+                    true,
+                    1_732_362_930,
+                    40,
+                ),
             ],
         )
     };
 
-    // The default policy: the first agent who answered.
-    let first_call = "d5.1732362921.8001";
-    send(&app, &transfer(first_call), StatusCode::ACCEPTED).await;
+    // The default policy: the agent who took the call last.
+    let default_call = "d5.1732362921.8001";
+    send(&app, &transfer(default_call), StatusCode::ACCEPTED).await;
+    // `answering_agent = "first"`.
+    let first_call = "d5.1732362921.8003";
+    post_to(FIRST, transfer(first_call)).await;
+    // Tickets opened at ringing: Arjun's answer event is delayed past the After-Call; it must
+    // not undo the assignment to Priya.
+    let ring_call = "d5.1732362921.8002";
+    post_to(RING, ringing(ring_call, &[ARJUN_NUMBER, PRIYA_NUMBER])).await;
+    post_to(RING, transfer(ring_call)).await;
+    post_to(RING, answered(ring_call, ARJUN_NUMBER)).await;
     app.settle().await;
 
-    // `answering_agent = "last"` with tickets opened at ringing: Arjun's answer event is
-    // delayed past the After-Call; it must not undo the assignment to Priya.
-    let last_call = "d5.1732362921.8002";
-    post_last(ringing(last_call, &[ARJUN_NUMBER, PRIYA_NUMBER])).await;
-    post_last(transfer(last_call)).await;
-    post_last(answered(last_call, ARJUN_NUMBER)).await;
-    app.settle().await;
-
-    for (call, assignee) in [(first_call, ARJUN), (last_call, PRIYA)] {
+    for (call, assignee, agent) in [
+        (default_call, PRIYA, "Priya Sharma"),
+        (first_call, ARJUN, "Arjun Mehta"),
+        (ring_call, PRIYA, "Priya Sharma"),
+    ] {
         let t = app.only_ticket(&format!("myoperator:{call}")).await;
         assert_eq!(t["assignee_id"], assignee, "call {call}");
         assert!(has_tag(&t, "call_answered"), "{:?}", tags(&t));
@@ -411,10 +420,12 @@ async fn transferred_call_is_one_ticket_listing_both_legs_for_the_first_or_last_
             .map(comment_body)
             .find(|b| b.starts_with("Answered inbound call"))
             .unwrap_or_else(|| panic!("a call note in {comments:#?}"));
+        let named = format!("Agent: {agent}");
         for part in [
+            named.as_str(),
             "Legs:",
-            "1. Arjun Mehta: answered, 40s",
-            "2. Priya Sharma: answered, 1m 18s",
+            "1. Priya Sharma: answered, 1m 18s",
+            "2. Arjun Mehta: answered, 40s",
         ] {
             assert!(
                 note.contains(part),
@@ -422,7 +433,7 @@ async fn transferred_call_is_one_ticket_listing_both_legs_for_the_first_or_last_
             );
         }
     }
-    assert_eq!(app.sandbox_tickets().await.len(), 2, "one ticket per call");
+    assert_eq!(app.sandbox_tickets().await.len(), 3, "one ticket per call");
     app.stop().await;
 }
 

@@ -36,7 +36,7 @@ fn settings() -> CallPlanSettings {
         },
         public_note: false,
         extra_tags: vec![],
-        answering_agent: AnsweringAgent::First,
+        answering_agent: AnsweringAgent::default(),
         agent_numbers: BTreeMap::from([(
             "12".to_string(),
             "priya.sharma@sandbox.test".to_string(),
@@ -378,24 +378,146 @@ fn leg(email: Option<&str>, phone: Option<&str>, ext: Option<&str>, received: bo
     }
 }
 
+/// A leg taken by `email` at `minute` past noon (`None`: the provider gave no time).
+fn taken(email: &str, minute: Option<u32>, received: bool) -> CallLeg {
+    CallLeg {
+        started_at: minute.map(|m| {
+            Utc.with_ymd_and_hms(2024, 11, 23, 12, m, 0)
+                .single()
+                .expect("time")
+        }),
+        ..leg(Some(email), None, None, received)
+    }
+}
+
 #[test]
-fn transfers_go_to_the_first_or_last_answering_agent() {
-    let mut transferred = call(
+fn the_default_is_the_agent_who_took_the_call_last() {
+    assert_eq!(AnsweringAgent::default(), AnsweringAgent::Last);
+    #[derive(serde::Deserialize)]
+    struct Source {
+        #[serde(default)]
+        answering_agent: AnsweringAgent,
+    }
+    let read = |text: &str| {
+        toml::from_str::<Source>(text)
+            .expect("toml")
+            .answering_agent
+    };
+    assert_eq!(read(""), AnsweringAgent::Last);
+    assert_eq!(read("answering_agent = \"first\""), AnsweringAgent::First);
+    assert_eq!(read("answering_agent = \"last\""), AnsweringAgent::Last);
+}
+
+#[test]
+fn transfers_go_to_the_first_or_last_answering_agent_by_time() {
+    const PRIYA: &str = "priya.sharma@sandbox.test";
+    const VIKRAM: &str = "vikram.rao@sandbox.test";
+    const NOBODY: &str = "nobody@sandbox.test";
+    let no_agent = CallLeg {
+        agents: vec![],
+        ..taken(NOBODY, Some(9), true)
+    };
+    // (case, legs, first, last): agent emails by policy.
+    let cases: Vec<(&str, Vec<CallLeg>, &str, &str)> = vec![
+        (
+            "in order",
+            vec![taken(PRIYA, Some(1), true), taken(VIKRAM, Some(3), true)],
+            PRIYA,
+            VIKRAM,
+        ),
+        (
+            "listed out of order: the times decide",
+            vec![taken(VIKRAM, Some(3), true), taken(PRIYA, Some(1), true)],
+            PRIYA,
+            VIKRAM,
+        ),
+        (
+            "no times: the provider's order",
+            vec![taken(PRIYA, None, true), taken(VIKRAM, None, true)],
+            PRIYA,
+            VIKRAM,
+        ),
+        (
+            "one leg without a time (Aircall's transfer leg): the provider's order",
+            vec![taken(PRIYA, Some(4), true), taken(VIKRAM, None, true)],
+            PRIYA,
+            VIKRAM,
+        ),
+        (
+            "legs nobody took do not count, however late",
+            vec![
+                taken(NOBODY, Some(0), false),
+                taken(PRIYA, Some(1), true),
+                taken(VIKRAM, Some(2), true),
+                taken(NOBODY, Some(8), false),
+            ],
+            PRIYA,
+            VIKRAM,
+        ),
+        (
+            "a received leg naming nobody does not count",
+            vec![taken(PRIYA, Some(1), true), no_agent],
+            PRIYA,
+            PRIYA,
+        ),
+        (
+            "started together: the provider's order",
+            vec![taken(PRIYA, Some(1), true), taken(VIKRAM, Some(1), true)],
+            PRIYA,
+            VIKRAM,
+        ),
+        (
+            "one agent",
+            vec![taken(VIKRAM, Some(1), true)],
+            VIKRAM,
+            VIKRAM,
+        ),
+        (
+            "no leg names an agent: the record's own",
+            vec![taken(NOBODY, Some(1), false)],
+            "agent@sandbox.test",
+            "agent@sandbox.test",
+        ),
+    ];
+    for (name, legs, first, last) in cases {
+        let mut c = call(
+            Outcome::Answered,
+            Some("agent@sandbox.test"),
+            "+919876543210",
+        );
+        c.legs = legs;
+        for (policy, expected) in [(AnsweringAgent::First, first), (AnsweringAgent::Last, last)] {
+            let got = answering_agent(&c, policy).and_then(AgentRef::email);
+            assert_eq!(got, Some(expected), "{name}, {policy:?}");
+        }
+    }
+}
+
+#[test]
+fn a_transferred_call_is_assigned_and_noted_under_the_policy() {
+    let mut c = call(
         Outcome::Answered,
         Some("priya.sharma@sandbox.test"),
         "+919876543210",
     );
-    transferred.legs = vec![
-        leg(Some("nobody@sandbox.test"), None, None, false),
-        leg(Some("priya.sharma@sandbox.test"), None, None, true),
-        leg(Some("vikram.rao@sandbox.test"), None, None, true),
+    c.legs = vec![
+        taken("vikram.rao@sandbox.test", Some(3), true),
+        taken("priya.sharma@sandbox.test", Some(1), true),
     ];
-    let first = plan_call("m", &transferred, &settings(), &directory()).expect("plan");
-    assert_eq!(first.assignee_id, Some(30011));
     let mut s = settings();
-    s.answering_agent = AnsweringAgent::Last;
-    let last = plan_call("m", &transferred, &s, &directory()).expect("plan");
-    assert_eq!(last.assignee_id, Some(30022));
+    for (policy, assignee, agent) in [
+        (AnsweringAgent::Last, 30022, "vikram.rao@sandbox.test"),
+        (AnsweringAgent::First, 30011, "priya.sharma@sandbox.test"),
+    ] {
+        s.answering_agent = policy;
+        let plan = plan_call("m", &c, &s, &directory()).expect("plan");
+        assert_eq!(plan.assignee_id, Some(assignee), "{policy:?}");
+        assert!(
+            plan.note.contains(&format!("Agent: {agent}")),
+            "{policy:?}: the note names the assignee:\n{}",
+            plan.note
+        );
+    }
 }
 
 #[test]

@@ -196,6 +196,13 @@ fn status_callback(call_sid: String, r: &Reader<'_>) -> Result<Vec<ParsedEvent>,
             first.agents.push(agent.clone());
         }
     }
+    if flow == Flow::OutboundApi {
+        // Behind the agent's leg come the customer's: whoever `AnsweredBy` names there is the
+        // customer, never an agent the call could be assigned to as the last who took it.
+        for leg in legs.iter_mut().skip(1) {
+            leg.agents.clear();
+        }
+    }
     let date_updated = r.time("DateUpdated")?;
     // Fallbacks are read only when needed: a quirk in a field deskline does not use is no error.
     let started_at = match r.time("StartTime")? {

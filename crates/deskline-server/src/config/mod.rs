@@ -333,7 +333,7 @@ impl SourceConfig {
             tags: Vec::new(),
             fields: CallFields::default(),
             shared_requester: SharedRequesterConfig::default(),
-            answering_agent: AnsweringAgent::First,
+            answering_agent: AnsweringAgent::default(),
             agent_numbers: BTreeMap::new(),
             open_ticket_on_ring: false,
             disposition_field: None,

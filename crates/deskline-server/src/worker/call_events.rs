@@ -3,7 +3,7 @@
 //! through the `call_ticket` link, so however the events arrive there is one ticket per call.
 
 use deskline_core::call::{AgentRef, CallRecord, Direction, Outcome, Provider};
-use deskline_core::event::{CallAnswer, CallStart, Disposition};
+use deskline_core::event::{AnswerLog, CallAnswer, CallStart, Disposition};
 use deskline_core::plan::{match_agent, tag_slug, RequesterPlan, TicketPlan};
 use deskline_store::Job;
 use deskline_zendesk::{CustomField, NewComment, NewTicket, TicketUpdate};
@@ -16,7 +16,7 @@ use crate::telemetry::{ticket_created, TicketOrigin};
 
 /// Link kind: the ticket was opened when the call rang (so the end completes it).
 const CALL_OPENED_LINK: &str = "call_opened";
-/// Link kind: the agent who answered, from an answered event (JSON of the agent).
+/// Link kind: the agents who answered, from answered events (an `AnswerLog`).
 const CALL_ANSWER_LINK: &str = "call_answer";
 /// How long a disposition waits for its call's ticket before going to the dead letter.
 const DISPOSITION_PATIENCE_HOURS: i64 = 24;
@@ -41,23 +41,34 @@ pub(super) async fn apply_answer_events(
     link_key: &str,
     call: &mut CallRecord,
 ) -> Result<(), JobOutcome> {
-    let answer = state
+    let answers = answer_log(state, link_key).await?;
+    if call.provider == Provider::Twilio && call.direction == Direction::Inbound {
+        call.outcome = if answers.is_empty() {
+            Outcome::Missed
+        } else {
+            Outcome::Answered
+        };
+    }
+    if call.outcome == Outcome::Answered && call.answered_by.is_none() {
+        // A record without a leg log gets one from the answers, so a transfer's first or last
+        // agent is chosen by the source's answering_agent, by time.
+        if call.legs.is_empty() {
+            call.legs = answers.legs();
+        }
+        call.answered_by = answers.latest().cloned();
+    }
+    Ok(())
+}
+
+/// The answers recorded for a call so far.
+async fn answer_log(state: &AppState, link_key: &str) -> Result<AnswerLog, JobOutcome> {
+    Ok(state
         .store
         .get_link(CALL_ANSWER_LINK, link_key)
         .await
         .map_err(store_err)?
-        .and_then(|l| serde_json::from_str::<AgentRef>(&l.value).ok());
-    if call.provider == Provider::Twilio && call.direction == Direction::Inbound {
-        call.outcome = if answer.is_some() {
-            Outcome::Answered
-        } else {
-            Outcome::Missed
-        };
-    }
-    if call.outcome == Outcome::Answered && call.answered_by.is_none() {
-        call.answered_by = answer;
-    }
-    Ok(())
+        .map(|l| AnswerLog::from_json(&l.value))
+        .unwrap_or_default())
 }
 
 /// A call started ringing: with `open_ticket_on_ring`, open its ticket now so agents see it
@@ -220,10 +231,17 @@ pub(super) async fn answered(
             "answered without naming an agent; nothing to remember".into(),
         ));
     }
-    let agent_json = serde_json::to_string(&answer.agent).unwrap_or_default();
+    // Jobs of one call run one at a time, in order, so reading and writing back is safe.
+    let mut answers = answer_log(state, link_key).await?;
+    answers.record(&answer);
     state
         .store
-        .put_link(CALL_ANSWER_LINK, link_key, &agent_json, state.clock.now())
+        .put_link(
+            CALL_ANSWER_LINK,
+            link_key,
+            &answers.to_json(),
+            state.clock.now(),
+        )
         .await
         .map_err(store_err)?;
     let Some(ticket_id) = ticket_of(state, link_key).await? else {

@@ -2,6 +2,7 @@ use chrono::TimeZone;
 use serde_json::json;
 
 use super::*;
+use crate::plan::{answering_agent, AnsweringAgent};
 
 const CREATED: &str = include_str!("../../../../../examples/aircall/call-created.json");
 const ANSWERED: &str = include_str!("../../../../../examples/aircall/call-answered.json");
@@ -214,7 +215,7 @@ fn voicemail_is_one_missed_call_with_the_voicemail() {
 }
 
 #[test]
-fn a_transfer_lists_both_agents_and_keeps_the_first() {
+fn a_transfer_lists_both_agents_in_call_order() {
     let call = ended(TRANSFERRED);
     assert_eq!(call.outcome, Outcome::Answered);
     let names: Vec<_> = call
@@ -233,6 +234,15 @@ fn a_transfer_lists_both_agents_and_keeps_the_first() {
         call.answered_by.as_ref().and_then(AgentRef::email),
         Some("camille.martin@acme.test")
     );
+    // The transfer leg has no start time of its own, so the order of the legs is what tells
+    // the planner who took the call last.
+    for (policy, email) in [
+        (AnsweringAgent::First, "camille.martin@acme.test"),
+        (AnsweringAgent::Last, "jordan.lee@acme.test"),
+    ] {
+        let agent = answering_agent(&call, policy).and_then(AgentRef::email);
+        assert_eq!(agent, Some(email), "{policy:?}");
+    }
     assert_eq!(call.talk_seconds, Some(312));
 }
 

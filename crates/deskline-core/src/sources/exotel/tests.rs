@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::plan::{answering_agent, AnsweringAgent};
 
 const API_COMPLETED: &str =
     include_str!("../../../../../examples/exotel/status-callback-completed.json");
@@ -160,6 +161,26 @@ fn a_click_to_call_is_outbound_with_the_agent_dialled_first() {
         Some("+919810000011")
     );
     assert!(call.legs[1].agents.is_empty(), "the customer's leg");
+}
+
+#[test]
+fn a_click_to_call_belongs_to_its_agent_whoever_answered_the_customers_leg() {
+    let body = json_with(
+        API_COMPLETED,
+        json!({"Legs": [
+            {"OnCallDuration": 141, "Status": "completed", "AnsweredBy": "09810000011"},
+            {"OnCallDuration": 118, "Status": "completed", "AnsweredBy": "09876543210"}
+        ]}),
+    );
+    let call = ended(&body);
+    assert!(call.legs[1].agents.is_empty(), "the customer's leg");
+    for policy in [AnsweringAgent::First, AnsweringAgent::Last] {
+        assert_eq!(
+            answering_agent(&call, policy).and_then(|a| a.phone.as_deref()),
+            Some("+919810000011"),
+            "{policy:?}"
+        );
+    }
 }
 
 #[test]

@@ -212,6 +212,29 @@ fn bad_input_is_named_precisely() {
 }
 
 #[test]
+fn a_transfer_goes_by_the_leg_times_whatever_the_order_of_ld() {
+    use crate::plan::{answering_agent, AnsweringAgent};
+    let agent = |name: &str, email: &str| json!([{"_na": name, "_em": email}]);
+    let mut log: Value = serde_json::from_str(ANSWERED).expect("sample");
+    // Priya took the call at 11:55:51 and passed it to Arjun at 11:57:00; the log lists
+    // Arjun's leg first.
+    log["_ld"] = json!([
+        {"_ac": "received", "_st": 1_732_363_020, "_et": 1_732_363_049, "_dr": "00:00:29",
+         "_rr": agent("Arjun Mehta", "arjun.mehta@sandbox.test")},
+        {"_ac": "received", "_st": 1_732_362_951, "_et": 1_732_363_020, "_dr": "00:01:09",
+         "_rr": agent("Priya Sharma", "priya.sharma@sandbox.test")},
+    ]);
+    let call = parse_json(&log.to_string()).expect("parses");
+    for (policy, email) in [
+        (AnsweringAgent::First, "priya.sharma@sandbox.test"),
+        (AnsweringAgent::Last, "arjun.mehta@sandbox.test"),
+    ] {
+        let got = answering_agent(&call, policy).and_then(AgentRef::email);
+        assert_eq!(got, Some(email), "{policy:?}");
+    }
+}
+
+#[test]
 fn time_errors_quote_the_value_as_sent() {
     let out_of_range = |field: &'static str, sent: &str| SourceError::InvalidField {
         field,
