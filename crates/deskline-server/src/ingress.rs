@@ -168,6 +168,23 @@ pub fn parse_events(
     }
 }
 
+/// The body to store for a verified request: each adapter takes out the credentials its
+/// provider puts in the body, as [`kept_headers`] does for headers.
+fn stored_body(kind: SourceKind, body: &[u8]) -> Vec<u8> {
+    match kind {
+        // The envelope's `token` is the webhook's proof of origin.
+        SourceKind::Aircall => aircall::stored_body(body),
+        // Credentials in headers (the secret header, Basic auth, Twilio's signature, all left
+        // out of the stored headers) or in the URL's query (Exotel's `secret`; the URL is not
+        // stored, and a GET applet's parameters are only in it): none in the body.
+        SourceKind::Myoperator
+        | SourceKind::Twilio
+        | SourceKind::Exotel
+        | SourceKind::Generic
+        | SourceKind::Handoff => body.to_vec(),
+    }
+}
+
 /// The job for one event. Events of a call run in order (ordering key), except dispositions,
 /// which wait for the call's ticket on their own and must not hold the call's queue.
 fn job_for(state: &AppState, source: &str, event: &CallEvent, dedupe_key: &str) -> NewJob {
@@ -224,6 +241,8 @@ async fn receive(
         // so the provider does not retry, and nothing is stored.
         return Ok((StatusCode::OK, Json(json!({"status": "ignored"}))).into_response());
     }
+    // Verified and parsed: the body's credentials have done their work.
+    let raw = stored_body(source.config.kind, &raw);
     let now = state.clock.now();
     let mut results = Vec::new();
     let mut any_new = false;

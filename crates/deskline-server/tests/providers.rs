@@ -458,6 +458,50 @@ async fn aircall_voicemail_is_one_missed_call_carrying_the_voicemail() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aircall_token_is_not_kept_in_the_stored_body() {
+    let app = spawn_app_with_sources(vec![(AIRCALL, aircall_source())], |_| {}).await;
+    let mut payload = json_example(AC_ANSWERED);
+    payload["data"]["user"]["email"] = json!("emily.carter@sandbox.test");
+    // Sent as Aircall formats it: pretty-printed, keys in its own order.
+    let sent = serde_json::to_string_pretty(&payload).expect("JSON");
+    assert!(sent.contains(AIRCALL_TOKEN));
+    let r = app
+        .hook_to(AIRCALL)
+        .header("Content-Type", "application/json")
+        .body(sent.clone())
+        .send()
+        .await
+        .expect("POST");
+    let (status, body) = answer(r).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let event_id = body["event_id"].as_i64().expect("an event id");
+
+    let (status, shown) = app.admin_get(&format!("/admin/events/{event_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    let stored = shown["event"]["raw_body"].as_str().expect("the raw body");
+    assert!(
+        !shown.to_string().contains(AIRCALL_TOKEN),
+        "the token is nowhere in the event: {shown:#}"
+    );
+    assert_eq!(
+        stored,
+        sent.replace(AIRCALL_TOKEN, "[redacted]"),
+        "the token is replaced, every other byte kept"
+    );
+    // The redelivery is still recognised (the key is the call's, not the body's)…
+    let (status, body) = post_aircall(&app, &payload).await;
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::OK, &json!("duplicate"))
+    );
+    // …and the call still becomes its ticket.
+    app.settle().await;
+    let t = app.only_ticket("aircall:812345678").await;
+    assert_eq!(t["assignee_id"], EMILY);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aircall_wrong_or_missing_token_is_refused_and_nothing_is_stored() {
     let app = spawn_app_with_sources(vec![(AIRCALL, aircall_source())], |_| {}).await;
     let good = json_example(AC_ANSWERED);

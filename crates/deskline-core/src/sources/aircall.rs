@@ -89,6 +89,13 @@ pub fn parse(inbound: &Inbound<'_>, phones: &PhoneParser) -> Result<Vec<ParsedEv
     Ok(vec![ParsedEvent { dedupe_key, event }])
 }
 
+/// The body as deskline stores it, once verified and parsed: the envelope's `token`, the
+/// webhook's proof of origin, replaced by `"[redacted]"`, every other byte as received. A body
+/// that is not a JSON object (never one that verified) is stored empty rather than risk it.
+pub fn stored_body(body: &[u8]) -> Vec<u8> {
+    super::redact::json_members(body, &["token"]).unwrap_or_default()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Created,

@@ -5,6 +5,7 @@ mod epoch;
 pub mod exotel;
 pub mod generic;
 pub mod myoperator;
+pub mod redact;
 pub mod twilio;
 
 /// A provider's HTTP request as a source adapter sees it.
