@@ -22,6 +22,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The database file could not be created or inspected.
+    #[error("cannot create the database file {path}: {source}")]
+    CreateFile {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// A write broke a constraint (empty kind, `max_attempts` < 1, duplicate id, ...): the
     /// transaction it was part of changed nothing.
     #[error("rejected by the database: {0}")]

@@ -58,3 +58,81 @@ async fn opening_creates_the_file_in_wal_mode() {
         "file format versions 2 = WAL"
     );
 }
+
+/// The file's permission bits, in octal.
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode();
+    format!("{:o}", mode & 0o777)
+}
+
+/// Writes one event, so the WAL and its index exist.
+async fn write_something(store: &SqliteStore) {
+    let event = deskline_store::NewInboundEvent {
+        source: "myoperator".into(),
+        kind: "call.ended".into(),
+        dedupe_key: "k-1".into(),
+        received_at: chrono::Utc::now(),
+        headers: serde_json::json!({}),
+        raw_body: b"{}".to_vec(),
+        normalized: serde_json::json!({}),
+    };
+    store.ingest(event, Vec::new()).await.expect("ingest");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_the_directory_it_creates_are_the_owners_alone() {
+    let harness = SqliteHarness::new();
+    let db = harness.path();
+    let store = SqliteStore::open(&db).await.expect("open");
+    write_something(&store).await;
+    let data_dir = db.parent().expect("a directory");
+    assert_eq!(mode(data_dir), "700", "the data directory deskline created");
+    for file in [
+        db.clone(),
+        db.with_extension("db-wal"),
+        db.with_extension("db-shm"),
+    ] {
+        assert_eq!(mode(&file), "600", "{}", file.display());
+    }
+    store.close().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_existing_database_readable_by_others_is_tightened_in_a_directory_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let harness = SqliteHarness::new();
+    let db = harness.path();
+    let store = SqliteStore::open(&db).await.expect("open");
+    write_something(&store).await;
+    store.close().await;
+    // As an older deskline left it, in a directory the operator chose to share.
+    let data_dir = db.parent().expect("a directory");
+    let wal = db.with_extension("db-wal");
+    std::fs::write(&wal, b"").expect("a WAL file");
+    for (path, m) in [
+        (data_dir, 0o755),
+        (db.as_path(), 0o644),
+        (wal.as_path(), 0o664),
+    ] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(m)).expect("chmod");
+    }
+
+    let store = SqliteStore::open(&db).await.expect("open again");
+    write_something(&store).await;
+    assert_eq!(mode(&db), "600");
+    assert_eq!(mode(&wal), "600");
+    assert_eq!(mode(&db.with_extension("db-shm")), "600");
+    assert_eq!(
+        mode(data_dir),
+        "755",
+        "an existing directory is not deskline's to change"
+    );
+    store.close().await;
+}

@@ -82,13 +82,26 @@ impl GeneratedSecrets {
         changed
     }
 
-    /// Writes the file, readable by the owner only.
+    /// Writes the file, readable by the owner only, creating the data directory for the owner
+    /// only when it is missing (the database beside the file holds secrets too).
     pub fn save(&self, data_dir: &Path) -> anyhow::Result<()> {
-        std::fs::create_dir_all(data_dir)
+        let mut dir = std::fs::DirBuilder::new();
+        dir.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+        dir.create(data_dir)
             .with_context(|| format!("cannot create {}", data_dir.display()))?;
         let path = path_in(data_dir);
         let text = toml::to_string(self).context("cannot encode the secrets")?;
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        // Created 0600, so the secrets are never readable by others, not even for a moment.
+        let mut file = std::fs::OpenOptions::new();
+        file.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+        file.open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        // A file an older deskline wrote keeps its mode through the open above.
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -96,5 +109,35 @@ impl GeneratedSecrets {
                 .with_context(|| format!("cannot restrict {}", path.display()))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> String {
+        let mode = std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        format!("{:o}", mode & 0o777)
+    }
+
+    #[test]
+    fn the_data_directory_and_the_file_are_the_owners_alone() {
+        let tmp = tempfile::tempdir().expect("temporary directory");
+        let data_dir = tmp.path().join("deskline-data");
+        let mut secrets = GeneratedSecrets::default();
+        secrets.ensure(&["myoperator".to_string()]);
+        secrets.save(&data_dir).expect("save");
+        assert_eq!(mode(&data_dir), "700");
+        assert_eq!(mode(&path_in(&data_dir)), "600");
+        assert_eq!(
+            GeneratedSecrets::load(&data_dir).expect("load").admin_token,
+            secrets.admin_token
+        );
     }
 }

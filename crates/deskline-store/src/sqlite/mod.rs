@@ -9,6 +9,7 @@ mod codec;
 mod conversations;
 mod directory;
 mod events;
+mod files;
 mod jobs;
 mod links;
 mod migrations;
@@ -58,7 +59,8 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating it and its directory if missing) and migrates the database at `path`.
+    /// Opens (creating it and its directory if missing, for the owner alone) and migrates the
+    /// database at `path`.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         Self::open_with(path, SqliteOptions::default()).await
     }
@@ -70,13 +72,14 @@ impl SqliteStore {
     ) -> Result<Self, StoreError> {
         let path = path.as_ref();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(parent)
+            files::create_private_dir(parent)
                 .await
                 .map_err(|source| StoreError::CreateDir {
                     path: parent.to_path_buf(),
                     source,
                 })?;
         }
+        files::prepare(path).await?;
         let connect = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
