@@ -149,6 +149,11 @@ pub async fn start(
         sources: Arc::new(sources),
         admin_token: Arc::from(runtime.admin_token.as_str()),
         max_body_bytes: resolved.config.server.max_body_bytes,
+        signed_max_body_bytes: resolved
+            .config
+            .server
+            .signed_max_body_bytes
+            .min(resolved.config.server.max_body_bytes),
         zendesk_webhook_secret: resolved
             .config
             .zendesk
@@ -182,15 +187,13 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
     let app = router(state.clone());
-    let mut http_stop = stopped.clone();
-    let mut tasks = vec![tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = http_stop.changed().await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    })];
+    let limits = crate::listener::Limits::from_config(&resolved.config.server);
+    let mut tasks = vec![tokio::spawn(crate::listener::serve(
+        listener,
+        app,
+        limits,
+        stopped.clone(),
+    ))];
     tasks.push(tokio::spawn(directory::sync_periodically(
         state.clone(),
         resolved.config.directory.sync_interval,

@@ -6,7 +6,11 @@ use axum::http::HeaderMap;
 use base64::Engine;
 use subtle::ConstantTimeEq;
 
+use deskline_core::sources::{exotel, twilio, Inbound, VerifyError};
+
+use crate::config::SourceKind;
 use crate::http_error::HttpError;
+use crate::state::Source;
 
 /// Compares two secrets without leaking where they differ through timing.
 pub fn secrets_equal(given: &[u8], expected: &[u8]) -> bool {
@@ -63,6 +67,61 @@ fn trim(bytes: &[u8]) -> &[u8] {
         .rposition(|b| !b.is_ascii_whitespace())
         .map_or(start, |e| e + 1);
     &bytes[start..end]
+}
+
+/// What a source's request still has to prove once its headers and URL are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyProof {
+    /// The request is authenticated: its body is read up to `server.max_body_bytes`.
+    NotNeeded,
+    /// The proof is in the body (Twilio's signature covers it, Aircall's token is in it): the
+    /// body is read up to the tighter `server.signed_max_body_bytes` and verified after.
+    Pending,
+}
+
+/// Authenticates a source's request from what arrives before its body, so a request with a
+/// wrong or missing secret is refused without reading (or buffering) its body: the secret
+/// header, Basic auth or Exotel's `secret` URL parameter. A Twilio request without its
+/// signature header is refused too; its signature itself, and Aircall's token, can only be
+/// checked with the body.
+pub fn check_source_before_body(
+    source: &Source,
+    headers: &HeaderMap,
+    url: &str,
+) -> Result<BodyProof, HttpError> {
+    let secret = source.secret.as_str();
+    match source.config.kind {
+        SourceKind::Myoperator | SourceKind::Generic | SourceKind::Handoff => {
+            check_source_secret(headers, &source.config.secret_header, secret)?;
+            Ok(BodyProof::NotNeeded)
+        }
+        SourceKind::Exotel => {
+            // Exotel signs nothing: a `secret` URL parameter, the secret header or Basic auth.
+            let url_only = Inbound {
+                body: &[],
+                headers: &[],
+                url,
+            };
+            if exotel::verify(&url_only, secret).is_err() {
+                check_source_secret(headers, &source.config.secret_header, secret)?;
+            }
+            Ok(BodyProof::NotNeeded)
+        }
+        SourceKind::Twilio => {
+            let signed = headers
+                .get(twilio::SIGNATURE_HEADER)
+                .is_some_and(|v| !v.as_bytes().trim_ascii().is_empty());
+            if signed {
+                Ok(BodyProof::Pending)
+            } else {
+                Err(HttpError::unauthorized(format!(
+                    "the request's {}",
+                    VerifyError::Missing("X-Twilio-Signature header")
+                )))
+            }
+        }
+        SourceKind::Aircall => Ok(BodyProof::Pending),
+    }
 }
 
 /// Checks `Authorization: Bearer <admin token>`.

@@ -13,7 +13,7 @@ use deskline_core::sources::{aircall, exotel, generic, myoperator, twilio, Inbou
 use deskline_store::{Ingested, NewInboundEvent, NewJob};
 use serde_json::{json, Map, Value};
 
-use crate::auth::check_source_secret;
+use crate::auth::{check_source_before_body, BodyProof};
 use crate::config::{ResolvedSource, SourceKind};
 use crate::http_error::HttpError;
 use crate::state::{AppState, Source};
@@ -43,7 +43,8 @@ fn kept_headers(headers: &HeaderMap, secret_header: &str) -> Value {
     Value::Object(out)
 }
 
-/// Reads a request body up to `limit` bytes; larger bodies (declared or sent) are a 413.
+/// Reads a request body up to `limit` bytes; larger bodies (declared or sent) are a 413, and
+/// one that does not arrive within the body read timeout a 408.
 pub(crate) async fn read_body(
     body: Body,
     limit: usize,
@@ -66,7 +67,14 @@ pub(crate) async fn read_body(
     to_bytes(body, limit)
         .await
         .map(|b| b.to_vec())
-        .map_err(|_| too_large())
+        .map_err(|e| match crate::listener::body_timed_out(&e) {
+            Some(late) => HttpError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                late.to_string(),
+            ),
+            None => too_large(),
+        })
 }
 
 /// Stores an event with its jobs (one transaction), counts it, and wakes the workers of the
@@ -116,26 +124,16 @@ fn unauthorized(e: deskline_core::sources::VerifyError) -> HttpError {
     HttpError::unauthorized(format!("the request's {e}"))
 }
 
-/// Authenticates the request the provider's way and parses its events.
-fn verify_and_parse(
-    source: &Source,
-    headers: &HeaderMap,
-    inbound: &Inbound<'_>,
-) -> Result<Vec<ParsedEvent>, HttpError> {
+/// Finishes authenticating the request the provider's way (the proofs in the body; the
+/// others were checked before it was read) and parses its events.
+fn verify_and_parse(source: &Source, inbound: &Inbound<'_>) -> Result<Vec<ParsedEvent>, HttpError> {
     let secret = source.secret.as_str();
     match source.config.kind {
-        SourceKind::Myoperator | SourceKind::Generic => {
-            check_source_secret(headers, &source.config.secret_header, secret)?;
-        }
         SourceKind::Twilio => twilio::verify(inbound, secret).map_err(unauthorized)?,
         SourceKind::Aircall => aircall::verify(inbound, secret).map_err(unauthorized)?,
-        SourceKind::Exotel => {
-            // Exotel signs nothing: a `secret` URL parameter, the secret header or Basic auth.
-            if exotel::verify(inbound, secret).is_err() {
-                check_source_secret(headers, &source.config.secret_header, secret)?;
-            }
+        // Checked by `check_source_before_body`.
+        SourceKind::Myoperator | SourceKind::Generic | SourceKind::Exotel | SourceKind::Handoff => {
         }
-        SourceKind::Handoff => check_source_secret(headers, &source.config.secret_header, secret)?,
     }
     parse_events(&source.config, inbound)
         .map_err(|e| HttpError::bad_request("invalid_payload", e.to_string()))
@@ -220,12 +218,17 @@ async fn receive(
             format!("no source named {name:?} is configured"),
         )
     })?;
-    let raw = read_body(body, state.max_body_bytes, &headers).await?;
+    let url = public_url(&state, &headers, &uri);
+    // Whatever can be checked before the body is, so a wrong secret costs no body read.
+    let limit = match check_source_before_body(source, &headers, &url)? {
+        BodyProof::NotNeeded => state.max_body_bytes,
+        BodyProof::Pending => state.signed_max_body_bytes,
+    };
+    let raw = read_body(body, limit, &headers).await?;
     let header_list: Vec<(String, String)> = headers
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    let url = public_url(&state, &headers, &uri);
     let inbound = Inbound {
         body: &raw,
         headers: &header_list,
@@ -235,7 +238,7 @@ async fn receive(
         let kept = kept_headers(&headers, &source.config.secret_header);
         return crate::handoff_hook::receive(&state, &name, source, &headers, kept, &inbound).await;
     }
-    let events = verify_and_parse(source, &headers, &inbound)?;
+    let events = verify_and_parse(source, &inbound)?;
     if events.is_empty() {
         // Events deskline has no use for (ringing on one agent, recordings, chat): answered 2xx
         // so the provider does not retry, and nothing is stored.

@@ -7,6 +7,7 @@ pub mod config;
 pub mod handoff_hook;
 pub mod http_error;
 pub mod ingress;
+pub mod listener;
 pub mod lookup;
 pub mod observe;
 pub mod preflight;

@@ -47,6 +47,9 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Largest body of a request whose proof of origin is in its body (never above
+    /// `max_body_bytes`): such a body is read before anything vouches for it.
+    pub signed_max_body_bytes: usize,
     /// The configured Zendesk webhook signing secret, if any; accepted besides the secrets
     /// provisioning stored.
     pub zendesk_webhook_secret: Option<Arc<str>>,

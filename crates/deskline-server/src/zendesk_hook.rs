@@ -212,7 +212,6 @@ async fn receive(
             "no Zendesk webhook signing secret is configured, so no Zendesk webhook is accepted: run `deskline zendesk provision` or set zendesk.webhook_secret",
         ));
     }
-    let raw = crate::ingress::read_body(body, state.max_body_bytes, &headers).await?;
     let header = |name: &'static str| {
         headers
             .get(name)
@@ -221,6 +220,9 @@ async fn receive(
     };
     let timestamp = header("x-zendesk-webhook-signature-timestamp")?;
     let signature = header("x-zendesk-webhook-signature")?;
+    // The signature covers the body, so the body is read before it is trusted: with the
+    // tighter limit, and only once the request at least carries a signature.
+    let raw = crate::ingress::read_body(body, state.signed_max_body_bytes, &headers).await?;
     // Every secret is tried (each comparison is constant-time), so the answer does not tell
     // which webhook's secret came close.
     let mut verified = Ok(());

@@ -4,6 +4,7 @@ mod check_cmd;
 mod client;
 mod handoff_cmd;
 mod jobs_cmd;
+mod memory;
 mod report;
 mod sandbox_cmd;
 mod secrets;

@@ -125,6 +125,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         recording_link_key: Some(secrets.recording_link_key.clone()),
     };
     let service = app::start(resolved, runtime, listener).await?;
+    let trimmer = tokio::spawn(crate::memory::return_free_memory_periodically());
     let provisioned = match &sandbox {
         Some(_) => Some(provision_sandbox(&service).await),
         None => None,
@@ -165,6 +166,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     wait_for_stop().await;
     println!("stopping deskline");
+    trimmer.abort();
     service.shutdown().await;
     if let Some(handle) = sandbox {
         handle.shutdown().await;

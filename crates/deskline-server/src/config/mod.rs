@@ -3,6 +3,7 @@
 
 mod error;
 mod handoff;
+mod listener;
 mod load;
 mod recordings;
 mod validate;
@@ -63,6 +64,20 @@ pub struct ServerConfig {
     /// Key signing deskline's recording links (at least 32 bytes); generated and kept in the
     /// data directory when absent.
     pub recording_link_key: Option<String>,
+    /// Largest body of a request whose proof of origin is inside the body (Twilio and Zendesk
+    /// signatures, Aircall's token), so it must be read before it is trusted.
+    pub signed_max_body_bytes: usize,
+    /// Time from a request's first byte to the end of its headers.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Time from the end of a request's headers to the end of its body.
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// How long a connection may wait for its next request (or its first).
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +88,11 @@ impl Default for ServerConfig {
             max_body_bytes: 256 * 1024,
             admin_token: None,
             recording_link_key: None,
+            signed_max_body_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 512,
         }
     }
 }
