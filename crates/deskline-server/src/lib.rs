@@ -9,6 +9,7 @@ pub mod http_error;
 pub mod ingress;
 pub mod lookup;
 pub mod observe;
+pub mod periodic;
 pub mod preflight;
 pub mod preview;
 pub mod provision;
