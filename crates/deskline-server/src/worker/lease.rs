@@ -74,7 +74,9 @@ impl HeldJobs {
     fn renewed(&self, asked: &[JobLease], renewed: &[JobId], sent: Instant, keep: Duration) {
         let jobs = self.jobs();
         for lease in asked {
-            let Some(held) = jobs.get(&lease.job_id) else {
+            // Only the attempt asked about: the job may have been settled and claimed again
+            // by this worker (a newer attempt) while the renewal was on its way.
+            let Some(held) = jobs.get(&lease.job_id).filter(|h| h.lease == *lease) else {
                 continue;
             };
             if renewed.contains(&lease.job_id) {
@@ -134,5 +136,59 @@ pub(crate) async fn renew_periodically(state: AppState, held: Arc<HeldJobs>) {
             // The deadlines stand: if the database stays out of reach, the jobs stop in time.
             Err(e) => tracing::error!(error = %e, jobs = leases.len(), "cannot renew job leases"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(id: i64, attempt: u32) -> JobLease {
+        JobLease {
+            job_id: JobId(id),
+            worker_id: "w".into(),
+            attempt,
+        }
+    }
+
+    /// Whether `lease_ends` resolves within a short wait.
+    async fn ended(ends: &watch::Receiver<Deadline>) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), lease_ends(ends.clone()))
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_job_runs_while_renewed_and_stops_when_its_lease_is_lost_or_runs_out() {
+        let held = HeldJobs::default();
+        let long = Duration::from_secs(3600);
+        let a = held.hold(lease(1, 1), Instant::now(), long);
+        let b = held.hold(lease(2, 1), Instant::now(), long);
+        assert!(!ended(&a).await && !ended(&b).await);
+
+        // Job 1 renewed, job 2 not: 2 was taken over and stops at once.
+        let asked = held.leases();
+        held.renewed(&asked, &[JobId(1)], Instant::now(), long);
+        assert!(!ended(&a).await, "renewed");
+        assert!(ended(&b).await, "lost");
+
+        // A deadline already past ends the run.
+        let c = held.hold(lease(3, 1), Instant::now(), Duration::ZERO);
+        assert!(ended(&c).await);
+    }
+
+    #[tokio::test]
+    async fn a_late_answer_about_an_older_attempt_leaves_the_newer_one_alone() {
+        let held = HeldJobs::default();
+        let long = Duration::from_secs(3600);
+        let old = held.hold(lease(1, 1), Instant::now(), long);
+        let asked = held.leases();
+        // Attempt 1 was settled and the job claimed again (attempt 2) before the answer came.
+        held.release(JobId(1));
+        let new = held.hold(lease(1, 2), Instant::now(), long);
+        held.renewed(&asked, &[], Instant::now(), long);
+        assert!(!ended(&new).await, "attempt 2 is still held");
+        drop(old);
+        assert_eq!(held.leases(), vec![lease(1, 2)]);
     }
 }
