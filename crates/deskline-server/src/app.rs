@@ -17,7 +17,7 @@ use crate::config::{Resolved, ZendeskTarget};
 use crate::state::{AppState, Clock, Source, SystemClock};
 use crate::worker::reply_delivery::OUTBOUND_QUEUE;
 use crate::worker::{self, call_ticket::ZENDESK_QUEUE, directory};
-use crate::{admin, ingress, observe, recordings};
+use crate::{admin, ingress, observe, periodic, recordings};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,17 @@ impl Service {
     /// Stops accepting requests and lets jobs in flight record their outcome.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Stops every task at once, as a crash would: jobs in flight record nothing, leases are
+    /// neither renewed nor released. For tests of what the other instances do then.
+    pub async fn abort(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
         for t in self.tasks {
             let _ = t.await;
         }
@@ -194,13 +205,25 @@ pub async fn start(
         limits,
         stopped.clone(),
     ))];
+    // Periodic work runs on whichever instance holds the lease; alone, that is this one.
+    let (election, leadership) =
+        periodic::elect(&state, runtime.worker_id.clone(), stopped.clone());
+    tasks.push(election);
     tasks.push(tokio::spawn(directory::sync_periodically(
         state.clone(),
         resolved.config.directory.sync_interval,
+        leadership.clone(),
         stopped.clone(),
     )));
-    tasks.push(tokio::spawn(worker::rescue_periodically(
+    tasks.push(tokio::spawn(periodic::rescue_periodically(
         state.clone(),
+        leadership.clone(),
+        stopped.clone(),
+    )));
+    tasks.push(tokio::spawn(periodic::prune_periodically(
+        state.clone(),
+        resolved.config.retention.clone(),
+        leadership,
         stopped.clone(),
     )));
     tasks.push(tokio::spawn(worker::run(

@@ -10,6 +10,7 @@ pub mod ingress;
 pub mod listener;
 pub mod lookup;
 pub mod observe;
+pub mod periodic;
 pub mod preflight;
 pub mod preview;
 pub mod provision;

@@ -53,6 +53,21 @@ pub enum StoreError {
         /// What was attempted ("complete", "cancel", ...).
         action: &'static str,
     },
+    /// The job is no longer held by this lease: it was taken over (its heartbeat lapsed) or
+    /// settled meanwhile. The outcome was not written; the job's current holder decides it.
+    #[error(
+        "job {job_id} is no longer held by {worker_id} (attempt {attempt}): cannot {action} it"
+    )]
+    LeaseLost {
+        /// The job.
+        job_id: JobId,
+        /// The worker whose lease it was.
+        worker_id: String,
+        /// The attempt the lease was for.
+        attempt: u32,
+        /// What was attempted.
+        action: &'static str,
+    },
     /// A stored value could not be decoded (hand-edited row, newer schema, ...).
     #[error("malformed stored data: {0}")]
     Corrupt(String),

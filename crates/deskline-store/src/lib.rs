@@ -24,6 +24,14 @@ pub use error::StoreError;
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use types::*;
 
+/// `now + ttl`, saturating at the far future for absurd durations.
+pub fn expiry(now: DateTime<Utc>, ttl: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(ttl)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// Durable storage for inbound events, the job queue, links and the agent directory.
 ///
 /// Every implementation must pass the shared test suite in `tests/suite`. Notes for the
@@ -101,13 +109,58 @@ pub trait Store: Send + Sync + 'static {
     /// Makes a discarded, cancelled or retryable job available now with fresh attempts.
     async fn retry_now(&self, job_id: JobId, now: DateTime<Utc>) -> Result<(), StoreError>;
 
-    /// Running jobs whose attempt started before `running_older_than` (their worker died) go
-    /// back to retryable, or to discarded if their attempts are spent. Returns how many.
+    /// Running jobs whose lease was last renewed (or, never renewed, claimed) before
+    /// `renewed_before` go back to retryable, or to discarded if their attempts are spent: their
+    /// worker stopped renewing, so it is presumed dead. Returns how many.
     async fn rescue(
         &self,
-        running_older_than: DateTime<Utc>,
+        renewed_before: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+
+    /// Records how the leased attempt of a running job ended, checking the lease in the same
+    /// statement that writes the outcome: fails with [`StoreError::LeaseLost`] when the job is
+    /// no longer running under this worker and attempt (it was rescued, and maybe claimed
+    /// again), and writes nothing then. Returns the job's new state.
+    async fn settle(
+        &self,
+        lease: &JobLease,
+        settlement: &Settlement,
+        now: DateTime<Utc>,
+    ) -> Result<JobState, StoreError>;
+
+    /// Renews the heartbeat of each job still running under its lease to `now`; returns the
+    /// ids renewed. A lease missing from the answer is lost: its worker must stop the job.
+    async fn renew_leases(
+        &self,
+        leases: &[JobLease],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<JobId>, StoreError>;
+
+    // --- Periodic work ------------------------------------------------------------------------
+
+    /// Takes the named lease for `holder` until `now + ttl`, or extends it if `holder` has it
+    /// already; false while another holder's lease is unexpired. At most one holder wins.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives the named lease up if `holder` has it (a clean shutdown); true if it did.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
+
+    /// Retention, one bounded batch: removes up to `batch` completed or cancelled jobs
+    /// finalized before `finished_before`, with their attempts, and up to `batch` inbound
+    /// events received before it that no job refers to any more. Discarded jobs (dead letters)
+    /// and their events are kept. Call again while a count equals `batch`.
+    async fn prune_finished(
+        &self,
+        finished_before: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<Pruned, StoreError>;
 
     /// Stops claims from `queue` until `until`; an existing longer pause is kept.
     async fn pause_queue(

@@ -120,7 +120,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         generated_secrets: secrets.sources.clone(),
         admin_token,
         clock: app::system_clock(),
-        worker_id: format!("deskline-{}", std::process::id()),
+        // Unique per process across hosts: a job's lease names its worker, and two instances
+        // with one name could settle each other's jobs.
+        worker_id: format!(
+            "deskline-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ),
         // Used only when server.recording_link_key is not set.
         recording_link_key: Some(secrets.recording_link_key.clone()),
     };

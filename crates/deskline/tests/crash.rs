@@ -136,7 +136,7 @@ fn write_config(dir: &Path, sandbox_url: &str, port: u16) -> PathBuf {
         concurrency = 4
         backoff_base = "100ms"
         backoff_cap = "2s"
-        rescue_after = "2s"
+        lease = "2s"
         poll_interval = "50ms"
 
         [sources.myoperator]

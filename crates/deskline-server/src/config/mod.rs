@@ -43,6 +43,8 @@ pub struct Config {
     pub worker: WorkerConfig,
     /// The agent directory.
     pub directory: DirectoryConfig,
+    /// How long finished work is kept.
+    pub retention: RetentionConfig,
     /// Named event sources; each receives at `POST /hooks/{name}`.
     pub sources: BTreeMap<String, SourceConfig>,
     /// Named outbound connectors that deliver agents' replies to conversation channels.
@@ -181,9 +183,14 @@ pub struct WorkerConfig {
     /// Longest retry delay.
     #[serde(with = "humantime_serde")]
     pub backoff_cap: Duration,
-    /// A job running longer than this is presumed orphaned by a crash and retried.
+    /// A running job's lease: its worker renews it every third of this while the job runs,
+    /// and the jobs of an instance that stopped renewing are taken over once it lapses. The
+    /// periodic work's leader lease lasts as long.
     #[serde(with = "humantime_serde")]
-    pub rescue_after: Duration,
+    pub lease: Duration,
+    /// Replaced by `lease`; kept only to point an older configuration at it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescue_after: Option<String>,
     /// How often idle workers look for new jobs.
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
@@ -196,7 +203,8 @@ impl Default for WorkerConfig {
             max_attempts: 12,
             backoff_base: Duration::from_secs(2),
             backoff_cap: Duration::from_secs(600),
-            rescue_after: Duration::from_secs(300),
+            lease: Duration::from_secs(20),
+            rescue_after: None,
             poll_interval: Duration::from_millis(250),
         }
     }
@@ -215,6 +223,31 @@ impl Default for DirectoryConfig {
     fn default() -> Self {
         DirectoryConfig {
             sync_interval: Duration::from_secs(600),
+        }
+    }
+}
+
+/// `[retention]`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Completed and cancelled jobs, their attempts and the raw bodies of events all of whose
+    /// jobs are gone are removed this long after they finished. Dead letters stay.
+    #[serde(with = "humantime_serde")]
+    pub period: Duration,
+    /// How often the elected instance prunes.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Rows removed per transaction, so pruning never holds the write lock for long.
+    pub batch: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            period: Duration::from_secs(30 * 24 * 3600),
+            interval: Duration::from_secs(600),
+            batch: 500,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! problem names the key and says how to fix it, and all problems are reported at once.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use chrono_tz::Tz;
 use deskline_core::phone::PhoneParser;
@@ -126,6 +127,62 @@ pub fn subdomain_url(subdomain: &str) -> Result<String, (String, String)> {
     Ok(format!("https://{}.zendesk.com", s.to_ascii_lowercase()))
 }
 
+/// Shortest lease: a worker renews every third of it, so a shorter one mostly writes heartbeats.
+const MIN_LEASE: Duration = Duration::from_secs(1);
+/// Longest lease: past it a dead instance's calls wait longer than anyone would accept.
+const MAX_LEASE: Duration = Duration::from_secs(3600);
+
+/// `worker.lease` and `[retention]`.
+fn check_leases_and_retention(config: &Config, add: &mut impl FnMut(&str, String, String)) {
+    let w = &config.worker;
+    if w.rescue_after.is_some() {
+        add(
+            "worker.rescue_after",
+            "is no longer used: running jobs renew a lease, and a job is taken over once its \
+             worker stops renewing it"
+                .into(),
+            "remove it, and set worker.lease instead if the default (20s) does not suit".into(),
+        );
+    }
+    if w.lease < MIN_LEASE || w.lease > MAX_LEASE {
+        add(
+            "worker.lease",
+            format!(
+                "{} is out of range",
+                humantime_serde::re::humantime::format_duration(w.lease)
+            ),
+            "use between 1s and 1h (default 20s; a dead instance's jobs are taken over about \
+             1.25 leases after its last renewal)"
+                .into(),
+        );
+    }
+    let r = &config.retention;
+    if r.period < Duration::from_secs(60) {
+        add(
+            "retention.period",
+            format!(
+                "{} is shorter than a minute",
+                humantime_serde::re::humantime::format_duration(r.period)
+            ),
+            "use a period such as \"30d\" (the default) or \"7d\"".into(),
+        );
+    }
+    if r.interval.is_zero() {
+        add(
+            "retention.interval",
+            "is 0".into(),
+            "use a duration such as \"10m\" (the default)".into(),
+        );
+    }
+    if r.batch == 0 || r.batch > 10_000 {
+        add(
+            "retention.batch",
+            format!("{} is out of range", r.batch),
+            "use between 1 and 10000 (default 500)".into(),
+        );
+    }
+}
+
 /// What the configuration is checked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
@@ -210,6 +267,7 @@ pub fn resolve(config: Config, purpose: Purpose) -> (Resolved, Vec<Problem>) {
     if config.worker.concurrency == 0 {
         add("worker.concurrency", "is 0".into(), "use at least 1".into());
     }
+    check_leases_and_retention(&config, &mut add);
     if config.worker.max_attempts == 0 {
         add(
             "worker.max_attempts",

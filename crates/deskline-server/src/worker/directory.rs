@@ -7,6 +7,7 @@ use std::time::Duration;
 use deskline_store::{DirectoryAgent, DirectoryGroup, DirectoryReplaced};
 use tokio::sync::watch;
 
+use crate::periodic::Leadership;
 use crate::state::AppState;
 
 /// Why a sync failed.
@@ -72,14 +73,20 @@ pub async fn sync_directory(state: &AppState) -> Result<DirectoryReplaced, SyncE
     Ok(replaced)
 }
 
-/// Syncs now and then every `interval` until stopped; failures are recorded and retried
-/// sooner (after a minute, or the interval if shorter).
+/// While this instance does the periodic work: syncs now and then every `interval` until
+/// stopped; failures are recorded and retried sooner (after a minute, or the interval if
+/// shorter).
 pub async fn sync_periodically(
     state: AppState,
     interval: Duration,
+    mut leadership: Leadership,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            leader = leadership.wait() => if !leader { return },
+        }
         let wait = match sync_directory(&state).await {
             Ok(_) => interval,
             Err(e) => {

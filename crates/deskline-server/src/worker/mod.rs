@@ -7,22 +7,25 @@ pub mod call_events;
 pub mod call_ticket;
 pub mod directory;
 pub mod handoff_ticket;
+mod lease;
 pub mod reply_delivery;
 pub mod reply_sync;
 mod requester;
 mod threading;
 pub mod voice_correlation;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use deskline_store::{AttemptOutcome, Job, JobState, NewAttempt, StoreError};
+use deskline_store::{AttemptOutcome, Job, JobLease, JobState, NewAttempt, Settlement, StoreError};
 use deskline_zendesk::ZendeskError;
 use rand::Rng;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::state::AppState;
+use lease::HeldJobs;
 
 /// What running a job came to.
 #[derive(Debug)]
@@ -171,10 +174,12 @@ fn backoff(state: &AppState, attempt: u32) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::seconds(60))
 }
 
-/// Records the outcome in the store; returns an error only when the store fails.
+/// Records the outcome in the store under the job's lease; returns an error when the store
+/// fails or the lease was lost (then nothing about the job's state was written).
 async fn settle(
     state: &AppState,
     job: &Job,
+    lease: &JobLease,
     outcome: JobOutcome,
     started: DateTime<Utc>,
     took: Duration,
@@ -212,14 +217,19 @@ async fn settle(
     let kind = job.kind.clone();
     match outcome {
         JobOutcome::Done(summary) => {
+            store.settle(lease, &Settlement::Complete, now).await?;
             tracing::info!(job = %job.id, kind = %job.kind, %summary, "job completed");
             metrics::counter!("deskline_jobs_total", "kind" => kind, "outcome" => "completed")
                 .increment(1);
-            store.complete(job.id, now).await
+            Ok(())
         }
         JobOutcome::Retry(error) => {
-            let at = now + backoff(state, job.attempt);
-            let state_after = store.retry(job.id, &error, at, now).await?;
+            let retry_at = now + backoff(state, job.attempt);
+            let settlement = Settlement::Retry {
+                error: error.clone(),
+                retry_at,
+            };
+            let state_after = store.settle(lease, &settlement, now).await?;
             let outcome = if state_after == JobState::Discarded {
                 "discarded"
             } else {
@@ -231,30 +241,71 @@ async fn settle(
             Ok(())
         }
         JobOutcome::Snooze { until, reason, .. } => {
+            store
+                .settle(lease, &Settlement::Snooze { until, reason }, now)
+                .await?;
             metrics::counter!("deskline_jobs_total", "kind" => kind, "outcome" => "snoozed")
                 .increment(1);
-            store.snooze(job.id, until, &reason).await
+            Ok(())
         }
         JobOutcome::Discard(reason) => {
+            store
+                .settle(
+                    lease,
+                    &Settlement::Discard {
+                        reason: reason.clone(),
+                    },
+                    now,
+                )
+                .await?;
             tracing::error!(job = %job.id, kind = %job.kind, %reason, "job discarded to the dead letter");
             metrics::counter!("deskline_jobs_total", "kind" => kind, "outcome" => "discarded")
                 .increment(1);
-            store.discard(job.id, &reason, now).await
+            Ok(())
         }
     }
 }
 
-async fn run_and_settle(state: AppState, job: Job) {
+/// Runs a claimed job while its lease holds, and records the outcome.
+async fn run_and_settle(
+    state: AppState,
+    job: Job,
+    lease: JobLease,
+    ends: tokio::sync::watch::Receiver<Option<tokio::time::Instant>>,
+    held: Arc<HeldJobs>,
+) {
     let started = state.clock.now();
     let clock = Instant::now();
-    let outcome = run_job(&state, &job).await;
-    if let Err(e) = settle(&state, &job, outcome, started, clock.elapsed()).await {
-        // The job stays `running`; the rescuer hands it back after `rescue_after`.
-        tracing::error!(job = %job.id, error = %e, "cannot record a job's outcome");
+    let outcome = tokio::select! {
+        outcome = run_job(&state, &job) => Some(outcome),
+        () = lease::lease_ends(ends) => None,
+    };
+    match outcome {
+        // Another worker takes the job over once the lease lapses; a Zendesk request this run
+        // had sent carries the same idempotency key as the next attempt's.
+        None => {
+            tracing::warn!(job = %job.id, attempt = job.attempt, "job stopped: its lease was lost")
+        }
+        Some(outcome) => {
+            match settle(&state, &job, &lease, outcome, started, clock.elapsed()).await {
+                Ok(()) => {}
+                Err(e @ StoreError::LeaseLost { .. }) => {
+                    metrics::counter!("deskline_jobs_total", "kind" => job.kind.clone(), "outcome" => "lease_lost")
+                    .increment(1);
+                    tracing::warn!(job = %job.id, error = %e, "result dropped: the job was taken over");
+                }
+                // The job stays `running`; once its lease lapses the rescuer hands it back.
+                Err(e) => {
+                    tracing::error!(job = %job.id, error = %e, "cannot record a job's outcome")
+                }
+            }
+        }
     }
+    held.release(job.id);
 }
 
-/// Claims and runs jobs of `queue` until `stop` turns true, at most `concurrency` at once.
+/// Claims and runs jobs of `queue` until `stop` turns true, at most `concurrency` at once,
+/// renewing the leases of the jobs it holds while they run.
 pub async fn run(
     state: AppState,
     queue: &'static str,
@@ -262,7 +313,14 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let concurrency = state.worker.concurrency.max(1);
+    let keep = lease::keep_for(state.worker.lease);
     let wake = state.queue_signals.signal(queue);
+    let held = Arc::new(HeldJobs::default());
+    // Aborted when this worker ends, however it ends (a dropped worker must not keep renewing).
+    let _heartbeat = AbortOnDrop(tokio::spawn(lease::renew_periodically(
+        state.clone(),
+        held.clone(),
+    )));
     let mut running: JoinSet<()> = JoinSet::new();
     loop {
         if *stop.borrow() {
@@ -272,6 +330,7 @@ pub async fn run(
         let free = concurrency.saturating_sub(running.len());
         let mut claimed = 0;
         if free > 0 {
+            let sent = tokio::time::Instant::now();
             let now = state.clock.now();
             match state
                 .store
@@ -281,7 +340,15 @@ pub async fn run(
                 Ok(jobs) => {
                     claimed = jobs.len();
                     for job in jobs {
-                        running.spawn(run_and_settle(state.clone(), job));
+                        let lease = JobLease::new(&job, worker_id.as_str());
+                        let ends = held.hold(lease.clone(), sent, keep);
+                        running.spawn(run_and_settle(
+                            state.clone(),
+                            job,
+                            lease,
+                            ends,
+                            held.clone(),
+                        ));
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "cannot claim jobs"),
@@ -296,25 +363,15 @@ pub async fn run(
             }
         }
     }
-    // Let jobs in flight finish so their outcome is recorded.
+    // Let jobs in flight finish so their outcome is recorded; their leases are renewed meanwhile.
     while running.join_next().await.is_some() {}
 }
 
-/// Returns jobs left `running` by a crashed worker to the queue, every minute (and at start).
-pub async fn rescue_periodically(state: AppState, mut stop: watch::Receiver<bool>) {
-    loop {
-        let now = state.clock.now();
-        let cutoff = now
-            - chrono::Duration::from_std(state.worker.rescue_after)
-                .unwrap_or(chrono::Duration::minutes(5));
-        match state.store.rescue(cutoff, now).await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(jobs = n, "rescued jobs left running by a stopped worker"),
-            Err(e) => tracing::error!(error = %e, "rescuer cannot reach the store"),
-        }
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = tokio::time::sleep(Duration::from_secs(60).min(state.worker.rescue_after)) => {}
-        }
+/// A task that stops when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "conversation",
         include_str!("../../migrations/sqlite/0002_conversation.sql"),
     ),
+    (
+        3,
+        "leases",
+        include_str!("../../migrations/sqlite/0003_leases.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -11,9 +11,11 @@ mod directory;
 mod events;
 mod files;
 mod jobs;
+mod lease;
 mod links;
 mod migrations;
 mod queue;
+mod retention;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -180,10 +182,49 @@ impl Store for SqliteStore {
 
     async fn rescue(
         &self,
-        running_older_than: DateTime<Utc>,
+        renewed_before: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        queue::rescue(&self.pool, running_older_than, now).await
+        queue::rescue(&self.pool, renewed_before, now).await
+    }
+
+    async fn settle(
+        &self,
+        lease: &JobLease,
+        settlement: &Settlement,
+        now: DateTime<Utc>,
+    ) -> Result<JobState, StoreError> {
+        lease::settle(&self.pool, lease, settlement, now).await
+    }
+
+    async fn renew_leases(
+        &self,
+        leases: &[JobLease],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<JobId>, StoreError> {
+        lease::renew(&self.pool, leases, now).await
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        lease::try_lease(&self.pool, name, holder, crate::expiry(now, ttl), now).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        lease::release_lease(&self.pool, name, holder).await
+    }
+
+    async fn prune_finished(
+        &self,
+        finished_before: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<Pruned, StoreError> {
+        retention::prune(&self.pool, finished_before, batch).await
     }
 
     async fn pause_queue(

@@ -25,7 +25,8 @@ const RESCUED: &str = "rescued: worker stopped without finishing";
 /// SELECT.
 const CLAIM: &str = concat!(
     "UPDATE job
-     SET state = 'running', attempt = attempt + 1, attempted_at = $1, attempted_by = $2
+     SET state = 'running', attempt = attempt + 1, attempted_at = $1, attempted_by = $2,
+         heartbeat_at = $1
      WHERE id IN (
          SELECT j.id FROM job AS j
          WHERE j.queue = $3
@@ -204,11 +205,11 @@ pub(super) async fn retry_now(
     ensure_changed(pool, done.rows_affected(), job_id, "retry").await
 }
 
-/// Running jobs whose attempt started before the cutoff → retryable now (or discarded when
-/// their attempts are spent).
+/// Running jobs whose lease was last renewed before the cutoff → retryable now (or discarded
+/// when their attempts are spent).
 pub(super) async fn rescue(
     pool: &SqlitePool,
-    running_older_than: DateTime<Utc>,
+    renewed_before: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     let done = sqlx::query(
@@ -218,9 +219,9 @@ pub(super) async fn rescue(
              finalized_at = CASE WHEN attempt >= max_attempts THEN $2 ELSE NULL END,
              errors = json_insert(errors, '$[#]',
                  json_object('at', $2, 'attempt', attempt, 'error', $3))
-         WHERE state = 'running' AND attempted_at < $1",
+         WHERE state = 'running' AND COALESCE(heartbeat_at, attempted_at) < $1",
     )
-    .bind(ts(running_older_than))
+    .bind(ts(renewed_before))
     .bind(ts(now))
     .bind(RESCUED)
     .execute(pool)

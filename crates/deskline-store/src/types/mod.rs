@@ -4,6 +4,7 @@ mod conversation;
 mod directory;
 mod event;
 mod job;
+mod lease;
 
 pub use conversation::{ContactKeys, Conversation};
 pub use directory::{
@@ -15,6 +16,7 @@ pub use job::{
     Attempt, AttemptId, AttemptOutcome, Enqueued, EventRef, Job, JobDetail, JobError, JobFilter,
     JobId, JobState, NewAttempt, NewJob, QueuePause, DEFAULT_MAX_ATTEMPTS,
 };
+pub use lease::{JobLease, Pruned, Settlement};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -7,8 +7,10 @@
 pub mod claim;
 pub mod conversations;
 pub mod ingest;
+pub mod leases;
 pub mod lifecycle;
 pub mod records;
+pub mod retention;
 
 use std::sync::Arc;
 
@@ -55,6 +57,17 @@ macro_rules! store_suite {
             transitions_on_a_missing_job_are_not_found,
             attempts_are_recorded_with_the_job,
             list_and_count_jobs,
+        });
+        $crate::store_suite!(@module $harness; leases {
+            renewed_leases_are_not_rescued,
+            a_lapsed_lease_can_neither_settle_nor_renew,
+            settle_records_each_outcome,
+            one_holder_at_a_time_gets_the_leader_lease,
+        });
+        $crate::store_suite!(@module $harness; retention {
+            pruning_removes_finished_work_and_keeps_dead_letters,
+            pruning_goes_in_bounded_batches,
+            the_database_stays_bounded_under_continuous_load,
         });
         $crate::store_suite!(@module $harness; conversations {
             conversations_save_and_find,

@@ -286,3 +286,69 @@ fn a_dry_run_needs_no_account_and_no_secrets() {
         ]
     );
 }
+
+#[test]
+fn leases_and_retention_out_of_range_name_their_key_and_fix() {
+    let mut c = remote();
+    c.worker.lease = std::time::Duration::from_millis(500);
+    c.worker.rescue_after = Some("5m".into());
+    c.retention.period = std::time::Duration::from_secs(10);
+    c.retention.interval = std::time::Duration::ZERO;
+    c.retention.batch = 0;
+    let err = validate(c).expect_err("invalid");
+    assert_eq!(
+        keys(&err),
+        [
+            "worker.rescue_after",
+            "worker.lease",
+            "retention.period",
+            "retention.interval",
+            "retention.batch"
+        ]
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("worker.rescue_after: is no longer used")
+            && text.contains("set worker.lease"),
+        "{text}"
+    );
+    assert!(
+        text.contains("worker.lease: 500ms is out of range. Fix: use between 1s and 1h"),
+        "{text}"
+    );
+
+    let mut c = remote();
+    c.worker.lease = std::time::Duration::from_secs(2);
+    c.retention.period = std::time::Duration::from_secs(7 * 24 * 3600);
+    let r = validate(c).expect("a short lease and a week of retention are fine");
+    assert_eq!(r.config.worker.lease, std::time::Duration::from_secs(2));
+}
+
+#[test]
+fn lease_and_retention_are_read_from_the_file() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file(
+            "deskline.toml",
+            r#"
+            [worker]
+            lease = "30s"
+            [retention]
+            period = "7days"
+            batch = 200
+            "#,
+        )?;
+        let config =
+            Config::load(Some(std::path::Path::new("deskline.toml"))).map_err(|e| e.to_string())?;
+        assert_eq!(config.worker.lease, std::time::Duration::from_secs(30));
+        assert_eq!(
+            config.retention.period,
+            std::time::Duration::from_secs(7 * 24 * 3600)
+        );
+        assert_eq!(config.retention.batch, 200);
+        assert_eq!(
+            config.retention.interval,
+            std::time::Duration::from_secs(600)
+        );
+        Ok(())
+    });
+}
