@@ -181,7 +181,8 @@ pub async fn build(state: &AppState, address_key: &str, with_jobs: bool) -> Stat
     }
     let directory = match state.store.directory_status().await {
         Ok(d) => {
-            if d.last_synced_at.is_none() {
+            // While Zendesk is out or misfit, the sync fails for that reason, already listed.
+            if d.last_synced_at.is_none() && helpdesk_state == HelpdeskState::Ok {
                 if let Some(error) = &d.last_error {
                     problems.push(Problem {
                         key: "zendesk.email".into(),
