@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/directory", get(directory_status))
         .route("/admin/directory/sync", post(sync_now))
         .route("/admin/queue", get(queue_status))
+        .route("/admin/status", get(service_status))
         .route_layer(middleware::from_fn_with_state(state, require_admin))
 }
 
@@ -290,6 +291,13 @@ async fn sync_now(State(state): State<AppState>) -> Result<Json<serde_json::Valu
         .await
         .map_err(|e| HttpError::new(StatusCode::BAD_GATEWAY, "sync_failed", e.to_string()))?;
     Ok(Json(json!({ "synced": replaced })))
+}
+
+/// What `/readyz` reports, with job counts: what `deskline status` shows.
+async fn service_status(
+    State(state): State<AppState>,
+) -> Json<crate::health::report::StatusReport> {
+    Json(crate::health::report::build(&state, state.zendesk_address_key, true).await)
 }
 
 async fn queue_status(State(state): State<AppState>) -> Result<Json<serde_json::Value>, HttpError> {

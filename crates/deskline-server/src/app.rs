@@ -14,6 +14,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{Resolved, ZendeskTarget};
+use crate::health::gate::StoreGate;
+use crate::health::{BreakerSettings, HelpdeskHealth};
 use crate::state::{AppState, Clock, Source, SystemClock};
 use crate::worker::reply_delivery::OUTBOUND_QUEUE;
 use crate::worker::{self, call_ticket::ZENDESK_QUEUE, directory};
@@ -28,9 +30,6 @@ pub enum StartError {
     /// A source has no secret.
     #[error("source {0:?} has no secret")]
     MissingSecret(String),
-    /// The Zendesk account does not fit the configuration.
-    #[error(transparent)]
-    Preflight(#[from] crate::preflight::PreflightError),
     /// A source uses deskline's recording links and there is no usable key to sign them.
     #[error("recording links: {0}")]
     RecordingLinks(String),
@@ -137,8 +136,26 @@ pub async fn start(
     zconfig.requests_per_minute = resolved.requests_per_minute;
     zconfig.ticket_updates_per_minute = resolved.ticket_updates_per_minute;
     zconfig.timeout = resolved.config.zendesk.timeout;
-    let zendesk = ZendeskClient::new(&zconfig).map_err(|e| StartError::Zendesk(e.to_string()))?;
-    crate::preflight::check(&zendesk, resolved.zendesk_address_key(), &resolved.sources).await?;
+    let z = &resolved.config.zendesk;
+    let helpdesk = Arc::new(HelpdeskHealth::new(
+        BreakerSettings {
+            failures: z.outage_after_failures,
+            first_probe: z.outage_first_probe,
+            max_probe: z.outage_max_probe,
+        },
+        z.recheck_interval,
+    ));
+    // Every request, from workers, checks, the directory sync, provisioning and admin
+    // look-ups, goes through the store's shared pause and feeds the breaker.
+    let gate = StoreGate::new(
+        runtime.store.clone(),
+        runtime.clock.clone(),
+        helpdesk.breaker.clone(),
+    );
+    let zendesk = ZendeskClient::new(&zconfig)
+        .map_err(|e| StartError::Zendesk(e.to_string()))?
+        .with_gate(Arc::new(gate));
+    let zendesk_address_key = resolved.zendesk_address_key();
     let mut sources = BTreeMap::new();
     for source in resolved.sources {
         let secret = source
@@ -187,6 +204,8 @@ pub async fn start(
         recording_links,
         connectors: Arc::new(resolved.connectors),
         queue_signals: Arc::default(),
+        helpdesk,
+        zendesk_address_key,
         outbound: reqwest::Client::builder()
             .user_agent(concat!("deskline/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -209,6 +228,12 @@ pub async fn start(
     let (election, leadership) =
         periodic::elect(&state, runtime.worker_id.clone(), stopped.clone());
     tasks.push(election);
+    // The account is checked in the background: ingress already answers, whatever Zendesk does.
+    tasks.push(tokio::spawn(crate::health::checker::run(
+        state.clone(),
+        zendesk_address_key.to_string(),
+        stopped.clone(),
+    )));
     tasks.push(tokio::spawn(directory::sync_periodically(
         state.clone(),
         resolved.config.directory.sync_interval,

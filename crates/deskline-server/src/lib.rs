@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod handoff_hook;
+pub mod health;
 pub mod http_error;
 pub mod ingress;
 pub mod listener;

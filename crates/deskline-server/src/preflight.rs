@@ -1,7 +1,8 @@
 //! Checks that the Zendesk account answers, accepts the token, and has the ticket fields and
 //! groups the configuration names, so a mistake is reported before any call arrives instead of
-//! as a dead-lettered job later. Every problem is reported in one round (`deskline check`
-//! prints them all; `deskline serve` refuses to start on any).
+//! as a dead-lettered job later. Every problem is reported in one round: `deskline check`
+//! prints them all; `deskline serve` runs the checks in the background (see `health`) and
+//! pauses the Zendesk queue while a problem lasts, without refusing to start.
 
 use deskline_core::plan::GroupRef;
 use deskline_zendesk::{ZendeskClient, ZendeskError};
@@ -20,6 +21,8 @@ pub enum PreflightError {
         key: String,
         /// What happened, in a few words.
         reason: String,
+        /// How long Zendesk asked to wait, when it was a rate limit or maintenance.
+        retry_after: Option<std::time::Duration>,
     },
     /// Zendesk answered, and the account does not fit the configuration.
     #[error("the Zendesk account at {url} does not fit the configuration:\n{}", list(.problems))]
@@ -44,7 +47,7 @@ fn list(problems: &[Problem]) -> String {
 pub async fn check(
     client: &ZendeskClient,
     address_key: &str,
-    sources: &[ResolvedSource],
+    sources: &[&ResolvedSource],
 ) -> Result<(), PreflightError> {
     let url = client.base_url().as_str().trim_end_matches('/').to_string();
     let mut problems: Vec<Problem> = Vec::new();
@@ -55,6 +58,7 @@ pub async fn check(
                 url,
                 key: address_key.to_string(),
                 reason: reason(&e),
+                retry_after: e.retry_after(),
             })
         }
         Err(ZendeskError::Unauthorized) => problems.push(Problem {
@@ -82,7 +86,17 @@ pub async fn check(
     ) {
         (Ok(f), Ok(g)) => (f, g),
         (f, g) => {
-            for e in [f.err(), g.err()].into_iter().flatten() {
+            let errors: Vec<ZendeskError> = [f.err(), g.err()].into_iter().flatten().collect();
+            // A rate limit or an outage half-way says nothing about the account's settings.
+            if let Some(e) = errors.iter().find(|e| is_unreachable(e)) {
+                return Err(PreflightError::Unreachable {
+                    url,
+                    key: address_key.to_string(),
+                    reason: reason(e),
+                    retry_after: e.retry_after(),
+                });
+            }
+            for e in errors {
                 problems.push(Problem {
  key: "zendesk.email".into(),
  problem: format!("deskline cannot read the account's ticket fields and groups: {e}"),
@@ -174,15 +188,17 @@ fn is_unreachable(e: &ZendeskError) -> bool {
     matches!(
         e,
         ZendeskError::Transient { .. }
+            | ZendeskError::Unreachable { .. }
             | ZendeskError::Unavailable { .. }
             | ZendeskError::RateLimited { .. }
+            | ZendeskError::Paused { .. }
     )
 }
 
 /// The innermost cause of a failed request, in a few words ("connection refused").
 fn reason(e: &ZendeskError) -> String {
     match e {
-        ZendeskError::Transient { reason } => {
+        ZendeskError::Transient { reason } | ZendeskError::Unreachable { reason } => {
             // "GET /api/v2/users/me: could not connect: …: Connection refused (os error 111)"
             let last = reason.rsplit(": ").next().unwrap_or(reason);
             let last = last.split(" (os error").next().unwrap_or(last).trim();

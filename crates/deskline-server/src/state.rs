@@ -73,6 +73,10 @@ pub struct AppState {
     pub outbound: reqwest::Client,
     /// Wakes a queue's idle worker when this process queues a job.
     pub queue_signals: Arc<QueueSignals>,
+    /// The helpdesk's health: start-up checks, circuit breaker.
+    pub helpdesk: Arc<crate::health::HelpdeskHealth>,
+    /// The configuration key that sets Zendesk's address (named in problems).
+    pub zendesk_address_key: &'static str,
 }
 
 /// Wakes a queue's idle worker as soon as a job is queued in this process, so a job waits for

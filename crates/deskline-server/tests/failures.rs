@@ -1,6 +1,6 @@
 //! deskline against a failing or misconfigured Zendesk: 500 calls through a 429 storm and a
 //! burst of 5xx still end as exactly one ticket each, with Retry-After honoured; a wrong field
-//! id or token stops the start with a message naming the problem.
+//! id or token is reported by `/readyz` with the key to fix, and pauses the queue.
 
 mod common;
 
@@ -271,42 +271,86 @@ fn assert_retry_after_honoured(log: &[Value]) {
     );
 }
 
+/// `/readyz` once it lists a problem with `key`: its status and body.
+async fn readyz_naming(app: &TestApp, key: &str) -> Value {
+    eventually(&format!("/readyz naming {key}"), || async {
+        let r = app
+            .http
+            .get(format!("{}/readyz", app.url))
+            .send()
+            .await
+            .expect("GET /readyz");
+        assert_eq!(r.status(), StatusCode::OK, "calls are still accepted");
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        let named = body["problems"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["key"] == key));
+        named.then_some(body)
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ticket_field_that_does_not_exist_stops_the_start() {
-    let err = try_spawn_app_with(sandbox_config(), |c| {
+async fn a_ticket_field_that_does_not_exist_pauses_the_queue_and_is_reported() {
+    let sandbox = zendesk_sandbox::start(
+        sandbox_config(),
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind"),
+    )
+    .await
+    .expect("the sandbox starts");
+    let app = start_app(sandbox, |c| {
+        c.zendesk.recheck_interval = Duration::from_millis(300);
         if let Some(s) = c.sources.get_mut(SOURCE) {
             s.fields.duration = Some(999);
         }
     })
     .await
-    .err()
-    .expect("the start fails");
-    let message = err.to_string();
-    assert!(
-        message.contains("sources.myoperator.fields.duration") && message.contains("999"),
-        "{message}"
-    );
+    .expect("deskline starts whatever the account says");
+    let body = readyz_naming(&app, "sources.myoperator.fields.duration").await;
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["helpdesk"]["state"], "misconfigured", "{body}");
+    let message = body["problems"].to_string();
+    assert!(message.contains("999"), "{message}");
     // The fix names the fields that do exist.
     assert!(message.contains("10003"), "{message}");
+    // Calls are kept, not sent: the queue is paused with the problem as its reason.
+    app.deliver(&answered_call()).await;
+    let (_, status) = app.admin_get("/admin/status").await;
+    let reason = status["helpdesk"]["queue_pause"]["reason"].to_string();
+    assert!(reason.contains("fields.duration"), "{status}");
+    let jobs = app.jobs(None).await;
+    assert!(
+        jobs.iter()
+            .all(|j| j["state"] != "completed" && j["state"] != "discarded"),
+        "{jobs:#?}"
+    );
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_zendesk_token_stops_the_start_with_the_401_explanation() {
-    let err = try_spawn_app_with(sandbox_config(), |c| {
+async fn a_wrong_zendesk_token_is_reported_with_the_401_explanation() {
+    let sandbox = zendesk_sandbox::start(
+        sandbox_config(),
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind"),
+    )
+    .await
+    .expect("the sandbox starts");
+    let app = start_app(sandbox, |c| {
         c.zendesk.api_token = Some("not-the-sandbox-token".into());
     })
     .await
-    .err()
-    .expect("the start fails");
-    let message = err.to_string();
+    .expect("deskline starts whatever the account says");
+    let body = readyz_naming(&app, "zendesk.api_token").await;
+    let message = body.to_string();
     assert!(message.contains("401"), "{message}");
     assert!(message.contains("rejected the API token"), "{message}");
-    assert!(
-        message.contains("zendesk.api_token"),
-        "how to fix it: {message}"
-    );
     assert!(
         !message.contains("not-the-sandbox-token"),
         "never the token: {message}"
     );
+    app.stop().await;
 }

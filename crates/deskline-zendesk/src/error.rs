@@ -31,11 +31,25 @@ pub enum ZendeskError {
         /// From `Retry-After`.
         retry_after: Duration,
     },
-    /// 5xx, a timeout, a refused or dropped connection: retry with backoff.
+    /// 5xx, a timeout, or a connection dropped after it was made: retry with backoff.
     #[error("Zendesk request failed, a retry may succeed: {reason}")]
     Transient {
         /// What happened, without bodies or credentials.
         reason: String,
+    },
+    /// No connection could be made (refused, unknown host, connect timeout): Zendesk is
+    /// unreachable from here, whatever the request was, so it says nothing about the job.
+    #[error("cannot reach Zendesk: {reason}")]
+    Unreachable {
+        /// What happened, without bodies or credentials.
+        reason: String,
+    },
+    /// A request the client did not send because a shared pause (a 429 or a 503 with
+    /// `Retry-After` seen by any request, of this or another process) is still in force.
+    #[error("not sent: Zendesk asked to wait (rate limit); {}s of the pause left", left.as_secs().max(1))]
+    Paused {
+        /// Time left in the pause.
+        left: Duration,
     },
     /// 401: the credentials were rejected.
     #[error(
@@ -115,12 +129,22 @@ impl ZendeskError {
         )
     }
 
+    /// Whether this says the helpdesk is out rather than anything about the request: no
+    /// connection, a timeout, a dropped connection or a 5xx without `Retry-After`.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            ZendeskError::Transient { .. } | ZendeskError::Unreachable { .. }
+        )
+    }
+
     /// How long Zendesk asked everyone to wait (429, 503 with `Retry-After`): the queue pauses
     /// for exactly this long and snoozes the job without spending an attempt.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ZendeskError::RateLimited { retry_after }
             | ZendeskError::Unavailable { retry_after } => Some(*retry_after),
+            ZendeskError::Paused { left } => Some(*left),
             _ => None,
         }
     }
@@ -131,6 +155,8 @@ impl ZendeskError {
             ZendeskError::RateLimited { .. } => "rate_limited",
             ZendeskError::Unavailable { .. } => "unavailable",
             ZendeskError::Transient { .. } => "transient",
+            ZendeskError::Unreachable { .. } => "unreachable",
+            ZendeskError::Paused { .. } => "paused",
             ZendeskError::Unauthorized => "unauthorized",
             ZendeskError::Forbidden { .. } => "forbidden",
             ZendeskError::NotFound { .. } => "not_found",
@@ -217,6 +243,7 @@ impl ZendeskError {
                 description: format!("cannot build the request for {operation}"),
             };
         }
+        let unreachable = err.is_connect();
         let what = if err.is_timeout() {
             "timed out"
         } else if err.is_connect() {
@@ -239,8 +266,11 @@ impl ZendeskError {
         } else {
             format!(": {}", clip(&causes.join(": ")))
         };
-        ZendeskError::Transient {
-            reason: format!("{operation}: {what}{detail}"),
+        let reason = format!("{operation}: {what}{detail}");
+        if unreachable {
+            ZendeskError::Unreachable { reason }
+        } else {
+            ZendeskError::Transient { reason }
         }
     }
 }

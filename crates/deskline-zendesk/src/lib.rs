@@ -11,6 +11,7 @@ pub mod budget;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod gate;
 pub mod signature;
 pub mod types;
 
@@ -18,5 +19,6 @@ pub use budget::{BudgetSnapshot, Endpoint, RateBudget};
 pub use client::ZendeskClient;
 pub use config::{base_url_for_subdomain, ConfigError, Secret, ZendeskConfig};
 pub use error::ZendeskError;
+pub use gate::{GateFuture, Reach, RequestGate};
 pub use signature::SignatureError;
 pub use types::*;

@@ -109,15 +109,17 @@ async fn check_account(r: &Resolved, config_problems: &[Problem]) -> anyhow::Res
             problem: format!("cannot talk to {url}: {e}"),
             fix: format!("check {key}, zendesk.email and zendesk.api_token"),
         }],
-        Ok(client) => match preflight::check(&client, key, &r.sources).await {
-            Ok(()) => Vec::new(),
-            Err(e @ PreflightError::Unreachable { .. }) => vec![Problem {
-                key: key.to_string(),
-                problem: e.to_string(),
-                fix: format!("check {key} and that this machine can reach it"),
-            }],
-            Err(PreflightError::Mismatch { problems, .. }) => problems,
-        },
+        Ok(client) => {
+            match preflight::check(&client, key, &r.sources.iter().collect::<Vec<_>>()).await {
+                Ok(()) => Vec::new(),
+                Err(e @ PreflightError::Unreachable { .. }) => vec![Problem {
+                    key: key.to_string(),
+                    problem: e.to_string(),
+                    fix: format!("check {key} and that this machine can reach it"),
+                }],
+                Err(PreflightError::Mismatch { problems, .. }) => problems,
+            }
+        }
     };
     if sandbox.is_none() {
         println!("Zendesk account: {url} ({key})");

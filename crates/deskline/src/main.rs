@@ -11,6 +11,7 @@ mod secrets;
 mod serve_cmd;
 mod service;
 mod sources_cmd;
+mod status_cmd;
 mod table;
 mod test_call_cmd;
 mod zendesk_cmd;
@@ -37,6 +38,14 @@ enum Command {
     TestCall(test_call_cmd::TestCallArgs),
     /// Post a realistic AI handoff to the running service and print the ticket it became.
     TestHandoff(handoff_cmd::TestHandoffArgs),
+    /// Whether the running service accepts calls and they become tickets: Zendesk's state
+    /// (checks, outage, pauses), the directory, job counts, and each problem with its fix.
+    Status {
+        #[command(flatten)]
+        target: client::Target,
+        #[command(flatten)]
+        output: jobs_cmd::Output,
+    },
     /// Inspect, retry or cancel jobs.
     Jobs {
         #[command(flatten)]
@@ -100,6 +109,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Check(args) => check_cmd::check(args).await,
         Command::TestCall(args) => test_call_cmd::test_call(args).await,
         Command::TestHandoff(args) => handoff_cmd::test_handoff(args).await,
+        Command::Status { target, output } => status_cmd::status(target, output).await,
         Command::Jobs {
             target,
             output,

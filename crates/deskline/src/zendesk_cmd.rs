@@ -3,11 +3,14 @@
 //! database the service uses (docs/zendesk.md, "Connecting Zendesk's webhooks").
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use deskline_server::app::Runtime;
+use deskline_server::app::{self, Runtime};
 use deskline_server::config::Resolved;
+use deskline_server::health::gate::StoreGate;
+use deskline_server::health::{Breaker, BreakerSettings};
 use deskline_server::provision::{self, DisconnectReport, ProvisionReport};
 use deskline_server::zendesk_hook;
 use deskline_store::SqliteStore;
@@ -77,11 +80,25 @@ fn client(resolved: &Resolved) -> anyhow::Result<(ZendeskClient, String)> {
 }
 
 /// The database the service uses (SQLite in WAL mode: safe to open while it runs).
-async fn open_store(resolved: &Resolved) -> anyhow::Result<SqliteStore> {
+async fn open_store(resolved: &Resolved) -> anyhow::Result<Arc<SqliteStore>> {
     let path = &resolved.config.storage.sqlite_path;
     SqliteStore::open(path)
         .await
+        .map(Arc::new)
         .with_context(|| format!("cannot open the database {}", path.display()))
+}
+
+/// `client` honouring the service's shared Zendesk pause, and recording any 429 it meets, so
+/// provisioning never sends inside a `Retry-After` the service (or it) received.
+fn gated(client: ZendeskClient, store: &Arc<SqliteStore>, resolved: &Resolved) -> ZendeskClient {
+    let z = &resolved.config.zendesk;
+    let breaker = Arc::new(Breaker::new(BreakerSettings {
+        failures: z.outage_after_failures,
+        first_probe: z.outage_first_probe,
+        max_probe: z.outage_max_probe,
+    }));
+    let gate = StoreGate::new(store.clone(), app::system_clock(), breaker);
+    client.with_gate(Arc::new(gate))
 }
 
 async fn provision_cmd(args: ProvisionArgs) -> anyhow::Result<()> {
@@ -102,9 +119,10 @@ async fn provision_cmd(args: ProvisionArgs) -> anyhow::Result<()> {
     };
     let endpoint = provision::webhook_endpoint(&public_url).map_err(|e| anyhow::anyhow!("{e}"))?;
     let store = open_store(&resolved).await?;
+    let client = gated(client, &store, &resolved);
     println!("Zendesk: {zendesk_url}");
     println!("webhook endpoint: {endpoint}");
-    let report = provision::provision(&client, &store, &endpoint, chrono::Utc::now())
+    let report = provision::provision(&client, store.as_ref(), &endpoint, chrono::Utc::now())
         .await
         .map_err(|e| anyhow::anyhow!("{e}\n(what was done before this is kept; run the command again once the cause is fixed)"))?;
     print_provision(&report);
@@ -115,7 +133,7 @@ async fn provision_cmd(args: ProvisionArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
-    let provisioned = zendesk_hook::provisioned_secrets(&store)
+    let provisioned = zendesk_hook::provisioned_secrets(store.as_ref())
         .await
         .unwrap_or_default();
     if zendesk_hook::configured_secret_differs(configured, &provisioned) {
@@ -161,8 +179,9 @@ async fn disconnect_cmd(args: DisconnectArgs) -> anyhow::Result<()> {
     let resolved = serve_cmd::load(args.config.as_deref())?;
     let (client, zendesk_url) = client(&resolved)?;
     let store = open_store(&resolved).await?;
+    let client = gated(client, &store, &resolved);
     println!("Zendesk: {zendesk_url}");
-    let report = provision::disconnect(&client, &store)
+    let report = provision::disconnect(&client, store.as_ref())
         .await
         .map_err(|e| anyhow::anyhow!("{e}\n(what was removed before this stays removed; run the command again once the cause is fixed)"))?;
     print_disconnect(&report);

@@ -118,16 +118,84 @@ fn an_unreachable_zendesk_is_named_with_the_key_that_set_it() {
     );
     assert!(r.stdout.contains(&expected), "{}", r.all());
 
+    // serve starts anyway: calls are kept until Zendesk answers, and `deskline status` says
+    // what is wrong and where to fix it.
+    let data = config_dir.path().join("data");
     let mut cmd = deskline(cwd.path());
     with_secrets(&mut cmd);
-    let r = run(cmd.args(["serve", "--config", &config]));
-    assert_eq!(r.code, 1, "{}", r.all());
+    cmd.env("DESKLINE_SERVER__ADMIN_TOKEN", ADMIN_TOKEN);
+    let _serving = serve_until(cmd.args(["serve", "--config", &config]), "admin API token");
+    let status = |json: bool| {
+        let mut cmd = deskline(cwd.path());
+        cmd.env("DESKLINE_SERVER__ADMIN_TOKEN", ADMIN_TOKEN)
+            .args(["status", "--config", &config]);
+        if json {
+            cmd.arg("--json");
+        }
+        run(&mut cmd)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let r = loop {
+        let r = status(false);
+        if r.stdout.contains(&expected) || std::time::Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(r.code, 0, "{}", r.all());
+    for shown in [
+        "degraded",
+        "unreachable",
+        "zendesk.url",
+        &expected,
+        "calls are kept",
+    ] {
+        assert!(r.stdout.contains(shown), "{shown:?} in:\n{}", r.all());
+    }
+    let r = status(true);
+    let body: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("JSON ({e}): {}", r.all()));
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["helpdesk"]["state"], "unreachable", "{body}");
     assert!(
-        r.stderr.contains(&format!("error: {expected}")),
-        "{}",
-        r.all()
+        body["problems"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["key"] == "zendesk.url")),
+        "{body}"
+    );
+    assert!(
+        data.exists(),
+        "serve made its data directory next to the configuration"
     );
     assert_empty(cwd.path());
+}
+
+/// The admin token the serving test configures.
+const ADMIN_TOKEN: &str = "newcomer-admin-token-0123456789";
+
+/// Starts a command and reads its stdout up to the line containing `last`.
+fn serve_until(cmd: &mut std::process::Command, last: &str) -> common::Running {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("deskline serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let running = common::Running(child);
+    let mut seen = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("utf-8 output");
+        let done = line.contains(last);
+        seen.push(line);
+        if done {
+            return running;
+        }
+    }
+    panic!(
+        "deskline serve ended before printing {last:?}:\n{}",
+        seen.join("\n")
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// One configuration problem.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     /// The key, e.g. `zendesk.subdomain`.
     pub key: String,

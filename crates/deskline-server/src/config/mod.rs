@@ -148,6 +148,21 @@ pub struct ZendeskConfig {
     /// session it belongs to (an AI may register the call just after the ticket exists).
     #[serde(with = "humantime_serde")]
     pub voice_session_wait: Duration,
+    /// Zendesk requests in a row, across jobs and checks, that get no answer (refused,
+    /// timed out, dropped) or a 5xx before deskline treats Zendesk as out: the queue pauses and
+    /// no job spends an attempt until Zendesk answers again.
+    pub outage_after_failures: u32,
+    /// While Zendesk is out (or unreachable at start), the first wait before trying again;
+    /// doubled after each failed try.
+    #[serde(with = "humantime_serde")]
+    pub outage_first_probe: Duration,
+    /// The longest wait between tries while Zendesk is out.
+    #[serde(with = "humantime_serde")]
+    pub outage_max_probe: Duration,
+    /// While the account does not fit the configuration (a rejected token, a missing field or
+    /// group), how often it is checked again; the queue stays paused until a check passes.
+    #[serde(with = "humantime_serde")]
+    pub recheck_interval: Duration,
 }
 
 impl Default for ZendeskConfig {
@@ -165,6 +180,10 @@ impl Default for ZendeskConfig {
             webhook_secret: None,
             webhook_max_skew: Duration::from_secs(300),
             voice_session_wait: Duration::from_secs(120),
+            outage_after_failures: 5,
+            outage_first_probe: Duration::from_secs(5),
+            outage_max_probe: Duration::from_secs(300),
+            recheck_interval: Duration::from_secs(30),
         }
     }
 }

@@ -252,6 +252,34 @@ pub fn resolve(config: Config, purpose: Purpose) -> (Resolved, Vec<Problem>) {
         None if z.plan.trim().eq_ignore_ascii_case("high-volume") => 300,
         None => 100,
     };
+    if z.outage_after_failures == 0 {
+        add(
+            "zendesk.outage_after_failures",
+            "is 0".into(),
+            "set how many failed requests in a row mean Zendesk is out (default 5)".into(),
+        );
+    }
+    let shortest = std::time::Duration::from_millis(100);
+    for (key, value) in [
+        ("zendesk.outage_first_probe", z.outage_first_probe),
+        ("zendesk.outage_max_probe", z.outage_max_probe),
+        ("zendesk.recheck_interval", z.recheck_interval),
+    ] {
+        if value < shortest {
+            add(
+                key,
+                format!("is {value:?}"),
+                "set at least 100ms (the defaults are 5s, 5m and 30s)".into(),
+            );
+        }
+    }
+    if z.outage_max_probe < z.outage_first_probe {
+        add(
+            "zendesk.outage_max_probe",
+            "is shorter than zendesk.outage_first_probe".into(),
+            "make it at least as long as the first probe".into(),
+        );
+    }
     if config.server.max_body_bytes < 1024 {
         add(
             "server.max_body_bytes",

@@ -74,33 +74,48 @@ pub async fn sync_directory(state: &AppState) -> Result<DirectoryReplaced, SyncE
 }
 
 /// While this instance does the periodic work: syncs now and then every `interval` until
-/// stopped; failures are recorded and retried sooner (after a minute, or the interval if
-/// shorter).
+/// stopped. A failure is recorded and retried with backoff (from the outage settings' first
+/// probe, doubling, at most the interval), or after Zendesk's `Retry-After`; the start-up
+/// checks passing after a failure syncs at once.
 pub async fn sync_periodically(
     state: AppState,
     interval: Duration,
     mut leadership: Leadership,
     mut stop: watch::Receiver<bool>,
 ) {
+    let settings = state.helpdesk.breaker.settings();
+    let first = settings.first_probe.max(Duration::from_millis(100));
+    let longest = interval.min(settings.max_probe).max(first);
+    let mut backoff = first;
     loop {
         tokio::select! {
             _ = stop.changed() => return,
             leader = leadership.wait() => if !leader { return },
         }
         let wait = match sync_directory(&state).await {
-            Ok(_) => interval,
+            Ok(_) => {
+                backoff = first;
+                interval
+            }
             Err(e) => {
                 tracing::error!(error = %e, "agent directory sync failed");
                 let _ = state
                     .store
                     .record_directory_sync_failure(&e.to_string(), state.clock.now())
                     .await;
-                interval.min(Duration::from_secs(60))
+                let wait = match &e {
+                    SyncError::Zendesk(z) => z.retry_after().unwrap_or(backoff),
+                    SyncError::Store(_) => backoff,
+                };
+                backoff = (backoff * 2).min(longest);
+                wait
             }
         };
+        let health = state.helpdesk.clone();
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(wait) => {}
+            _ = health.directory_sync_requested() => {}
         }
     }
 }

@@ -74,8 +74,46 @@ impl JobOutcome {
 /// Classifies a Zendesk failure as of now, the moment it was answered: a `Retry-After` counts
 /// from then, not from when the job started (which may be long before, behind the client's
 /// rate budget).
+///
+/// Failures that are about Zendesk, not the job, spend no attempt: while the breaker is open
+/// (Zendesk has failed several requests in a row) the job is snoozed and the queue pauses
+/// until the next probe; a connection that could not be made at all is snoozed even before,
+/// since no job can cause it. A rejected token pauses the queue and asks for a new check, so
+/// calls wait for the fix instead of landing in the dead letter.
 pub(crate) fn zendesk_failure(state: &AppState, e: &ZendeskError) -> JobOutcome {
-    JobOutcome::from_zendesk(e, state.clock.now())
+    let now = state.clock.now();
+    if e.is_outage() {
+        if let Some(open) = state.helpdesk.breaker.open() {
+            return JobOutcome::Snooze {
+                until: open.next_probe,
+                reason: format!(
+                    "Zendesk is out ({} failed requests in a row); waiting for it, no attempt \
+                     spent: {e}",
+                    open.failures
+                ),
+                pause_queue: true,
+            };
+        }
+        if matches!(e, ZendeskError::Unreachable { .. }) {
+            let wait = state.helpdesk.breaker.settings().first_probe;
+            return JobOutcome::Snooze {
+                until: now
+                    + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(5)),
+                reason: format!("no attempt spent: {e}"),
+                pause_queue: false,
+            };
+        }
+    }
+    if matches!(e, ZendeskError::Unauthorized) {
+        state.helpdesk.recheck_now();
+        let wait = state.helpdesk.recheck_interval;
+        return JobOutcome::Snooze {
+            until: now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(30)),
+            reason: e.to_string(),
+            pause_queue: true,
+        };
+    }
+    JobOutcome::from_zendesk(e, now)
 }
 
 /// Called before each Zendesk request of a running job: when another job met a 429 meanwhile,
@@ -327,7 +365,11 @@ pub async fn run(
             break;
         }
         while running.try_join_next().is_some() {}
-        let free = concurrency.saturating_sub(running.len());
+        let mut free = concurrency.saturating_sub(running.len());
+        if queue == call_ticket::ZENDESK_QUEUE && state.helpdesk.breaker.open().is_some() {
+            // Half-open: one job probes Zendesk, the rest wait for its answer.
+            free = usize::from(running.is_empty());
+        }
         let mut claimed = 0;
         if free > 0 {
             let sent = tokio::time::Instant::now();

@@ -141,6 +141,8 @@ pub struct TestApp {
     pub sandbox: SandboxHandle,
     /// deskline's clock: the system's, shifted by what a test sets.
     pub clock: Arc<ShiftedClock>,
+    /// The configuration deskline runs with.
+    pub config: Config,
     _dir: TempDir,
 }
 
@@ -213,9 +215,39 @@ pub async fn try_spawn_app_with(
     let sandbox = zendesk_sandbox::start(sandbox, listener)
         .await
         .expect("the sandbox starts");
+    let app = start_app(sandbox, configure).await?;
+    app.wait_for_directory().await;
+    Ok(app)
+}
+
+/// Starts deskline with the test configuration (changed by `configure`) against `sandbox`,
+/// which may have been shut down meanwhile; waits for nothing.
+pub async fn start_app(
+    sandbox: SandboxHandle,
+    configure: impl FnOnce(&mut Config),
+) -> Result<TestApp, StartError> {
     let dir = TempDir::new().expect("temporary directory");
     let mut config = test_config(&sandbox.base_url, &dir);
     configure(&mut config);
+    let clock = Arc::new(ShiftedClock::default());
+    let service = start_service(config.clone(), clock.clone()).await?;
+    Ok(TestApp {
+        url: format!("http://{}", service.addr),
+        sandbox_url: sandbox.base_url.clone(),
+        http: Client::new(),
+        service,
+        sandbox,
+        clock,
+        config,
+        _dir: dir,
+    })
+}
+
+/// Starts the deskline service alone on `config`, on a fresh loopback port.
+pub async fn start_service(
+    config: Config,
+    clock: Arc<ShiftedClock>,
+) -> Result<Service, StartError> {
     let resolved = match validate(config) {
         Ok(r) => r,
         Err(e) => panic!("the test configuration is invalid: {e}"),
@@ -225,7 +257,6 @@ pub async fn try_spawn_app_with(
     let store = SqliteStore::open(&resolved.config.storage.sqlite_path)
         .await
         .expect("the SQLite store opens");
-    let clock = Arc::new(ShiftedClock::default());
     let runtime = Runtime {
         store: Arc::new(store),
         zendesk_url,
@@ -233,25 +264,14 @@ pub async fn try_spawn_app_with(
         zendesk_token,
         generated_secrets: BTreeMap::new(),
         admin_token: ADMIN_TOKEN.to_string(),
-        clock: clock.clone(),
+        clock,
         worker_id: "e2e-worker".to_string(),
         recording_link_key: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port for deskline");
-    let service = app::start(resolved, runtime, listener).await?;
-    let app = TestApp {
-        url: format!("http://{}", service.addr),
-        sandbox_url: sandbox.base_url.clone(),
-        http: Client::new(),
-        service,
-        sandbox,
-        clock,
-        _dir: dir,
-    };
-    app.wait_for_directory().await;
-    Ok(app)
+    app::start(resolved, runtime, listener).await
 }
 
 /// Polls `probe` until it returns `Some`, or fails the test after [`DEADLINE`] with `what`.
@@ -274,6 +294,19 @@ where
 }
 
 impl TestApp {
+    /// Stops deskline as a restart would, and starts it again on the same database with its
+    /// configuration changed by `change` (on a new port: `url` changes).
+    pub async fn restart(mut self, change: impl FnOnce(&mut Config)) -> TestApp {
+        self.service.shutdown().await;
+        change(&mut self.config);
+        self.service = match start_service(self.config.clone(), self.clock.clone()).await {
+            Ok(s) => s,
+            Err(e) => panic!("deskline does not start again: {e}"),
+        };
+        self.url = format!("http://{}", self.service.addr);
+        self
+    }
+
     /// Stops deskline (letting jobs in flight record their outcome), then the sandbox.
     pub async fn stop(self) {
         self.service.shutdown().await;

@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use crate::budget::{Endpoint, RateBudget};
 use crate::config::{ConfigError, ZendeskConfig};
 use crate::error::ZendeskError;
+use crate::gate::{Reach, RequestGate};
 
 /// Most items Zendesk returns per page.
 const MAX_PAGE_SIZE: u32 = 100;
@@ -44,6 +45,8 @@ struct Inner {
     budget: RateBudget,
     page_size: u32,
     max_pages: usize,
+    /// The shared pause and reachability hook, when the owner keeps one.
+    gate: Option<Arc<dyn RequestGate>>,
 }
 
 impl std::fmt::Debug for ZendeskClient {
@@ -130,6 +133,7 @@ impl ZendeskClient {
                 ),
                 page_size: MAX_PAGE_SIZE,
                 max_pages: DEFAULT_MAX_PAGES,
+                gate: None,
             }),
         })
     }
@@ -147,6 +151,16 @@ impl ZendeskClient {
     pub fn with_max_pages(&self, pages: usize) -> Self {
         let mut inner = (*self.inner).clone();
         inner.max_pages = pages.max(1);
+        ZendeskClient {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The same client consulting `gate` before each request and reporting each answer to it
+    /// (clones made afterwards share it).
+    pub fn with_gate(&self, gate: Arc<dyn RequestGate>) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.gate = Some(gate);
         ZendeskClient {
             inner: Arc::new(inner),
         }
@@ -188,6 +202,14 @@ impl ZendeskClient {
     ) -> Result<Answer, ZendeskError> {
         let operation = format!("{method} {}", url.path());
         self.inner.budget.acquire(endpoint).await;
+        // After the budget's wait, right before sending: a pause recorded meanwhile by another
+        // request or process still stops this one.
+        if let Some(gate) = &self.inner.gate {
+            if let Some(left) = gate.wait().await {
+                tracing::debug!(%operation, left_ms = left.as_millis() as u64, "not sent: Zendesk pause in force");
+                return Err(ZendeskError::Paused { left });
+            }
+        }
         let mut request = self
             .inner
             .http
@@ -206,6 +228,7 @@ impl ZendeskClient {
             Err(e) => {
                 let err = ZendeskError::from_transport(&e, &operation);
                 tracing::debug!(%operation, error = %err, "Zendesk request failed");
+                self.reached(Reach::NoAnswer);
                 return Err(err);
             }
         };
@@ -214,7 +237,10 @@ impl ZendeskClient {
         self.inner.budget.observe(status, &headers);
         let body = match response.bytes().await {
             Ok(b) => b.to_vec(),
-            Err(e) => return Err(ZendeskError::from_transport(&e, &operation)),
+            Err(e) => {
+                self.reached(Reach::NoAnswer);
+                return Err(ZendeskError::from_transport(&e, &operation));
+            }
         };
         tracing::debug!(
             %operation,
@@ -222,6 +248,15 @@ impl ZendeskClient {
             duration_ms = started.elapsed().as_millis() as u64,
             "Zendesk answered"
         );
+        let retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok());
+        let outage = status >= 500 && !(status == 503 && retry_after.is_some());
+        self.reached(if outage {
+            Reach::Failed(status)
+        } else {
+            Reach::Answered(status)
+        });
         if (200..300).contains(&status) {
             return Ok(Answer {
                 status,
@@ -230,10 +265,7 @@ impl ZendeskClient {
                 operation,
             });
         }
-        let retry_after = headers
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok());
-        Err(match status {
+        let err = match status {
             300..=399 => ZendeskError::BadRequest {
                 description: format!(
                     "{operation} was redirected ({status}); check zendesk.base_url (https://, the \
@@ -241,7 +273,17 @@ impl ZendeskClient {
                 ),
             },
             _ => ZendeskError::from_status(status, retry_after, &body, &operation),
-        })
+        };
+        if let (Some(gate), Some(wait)) = (&self.inner.gate, err.retry_after()) {
+            gate.pause(wait, err.to_string()).await;
+        }
+        Err(err)
+    }
+
+    fn reached(&self, reach: Reach) {
+        if let Some(gate) = &self.inner.gate {
+            gate.reached(reach);
+        }
     }
 
     /// Encodes `body` as JSON and sends it to `path`; the answer as it came.

@@ -279,7 +279,7 @@ async fn timeout_is_transient() {
 }
 
 #[tokio::test]
-async fn refused_and_dropped_connections_are_transient() {
+async fn refused_connections_are_unreachable_and_dropped_ones_transient() {
     // Refused: a port nothing listens on any more.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
     let addr = listener.as_ref().ok().and_then(|l| l.local_addr().ok());
@@ -289,9 +289,12 @@ async fn refused_and_dropped_connections_are_transient() {
     drop(listener);
     let err = client_for(&format!("http://{addr}")).me().await.err();
     assert!(
-        matches!(&err, Some(ZendeskError::Transient { .. })),
+        matches!(&err, Some(ZendeskError::Unreachable { .. })),
         "refused: {err:?}"
     );
+    assert!(err
+        .as_ref()
+        .is_some_and(|e| e.is_outage() && !e.is_permanent()));
 
     // Dropped: the server reads the request, then closes without answering.
     let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {

@@ -3,6 +3,7 @@
 //! directory, webhooks and triggers).
 
 mod errors;
+mod gate;
 mod pagination;
 mod requests;
 mod rules;

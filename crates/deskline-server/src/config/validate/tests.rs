@@ -352,3 +352,25 @@ fn lease_and_retention_are_read_from_the_file() {
         Ok(())
     });
 }
+
+#[test]
+fn outage_settings_that_would_spin_or_never_open_are_refused() {
+    let mut c = remote();
+    c.zendesk.outage_after_failures = 0;
+    c.zendesk.outage_first_probe = std::time::Duration::ZERO;
+    c.zendesk.recheck_interval = std::time::Duration::from_millis(10);
+    let err = validate(c).expect_err("refused");
+    let found = keys(&err);
+    for key in [
+        "zendesk.outage_after_failures",
+        "zendesk.outage_first_probe",
+        "zendesk.recheck_interval",
+    ] {
+        assert!(found.contains(&key), "{key} in {found:?}");
+    }
+    let mut c = remote();
+    c.zendesk.outage_first_probe = std::time::Duration::from_secs(60);
+    c.zendesk.outage_max_probe = std::time::Duration::from_secs(10);
+    let err = validate(c).expect_err("refused");
+    assert_eq!(keys(&err), ["zendesk.outage_max_probe"]);
+}
