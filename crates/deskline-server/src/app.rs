@@ -191,6 +191,11 @@ pub async fn start(
             tracing::error!(error = %e, "HTTP server stopped");
         }
     })];
+    if let Some(wakeups) = state.store.job_wakeups() {
+        tasks.push(tokio::spawn(
+            state.queue_signals.clone().follow(wakeups, stopped.clone()),
+        ));
+    }
     tasks.push(tokio::spawn(directory::sync_periodically(
         state.clone(),
         resolved.config.directory.sync_interval,

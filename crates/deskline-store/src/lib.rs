@@ -12,6 +12,7 @@
 mod backoff;
 mod error;
 mod postgres;
+mod schema;
 mod sqlite;
 mod types;
 
@@ -22,7 +23,10 @@ use chrono::{DateTime, Utc};
 
 pub use backoff::retry_delay;
 pub use error::StoreError;
-pub use postgres::{is_postgres_url, redact_url, PgOptions, PgStore, SchemaPolicy, WAKE_CHANNEL};
+pub use postgres::{
+    check_postgres_url, is_postgres_url, redact_url, PgOptions, PgStore, WAKE_CHANNEL,
+};
+pub use schema::SchemaPolicy;
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use types::*;
 

@@ -4,14 +4,15 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::{Args, Subcommand};
 use deskline_server::app::Runtime;
 use deskline_server::config::Resolved;
 use deskline_server::provision::{self, DisconnectReport, ProvisionReport};
 use deskline_server::zendesk_hook;
-use deskline_store::SqliteStore;
+use deskline_store::{SchemaPolicy, Store};
 use deskline_zendesk::{Secret, ZendeskClient, ZendeskConfig};
+use std::sync::Arc;
 
 use crate::serve_cmd;
 
@@ -76,12 +77,10 @@ fn client(resolved: &Resolved) -> anyhow::Result<(ZendeskClient, String)> {
     Ok((client, url))
 }
 
-/// The database the service uses (SQLite in WAL mode: safe to open while it runs).
-async fn open_store(resolved: &Resolved) -> anyhow::Result<SqliteStore> {
-    let path = &resolved.config.storage.sqlite_path;
-    SqliteStore::open(path)
-        .await
-        .with_context(|| format!("cannot open the database {}", path.display()))
+/// The database the service uses (SQLite in WAL mode, or PostgreSQL: safe to open while it
+/// runs).
+async fn open_store(resolved: &Resolved) -> anyhow::Result<Arc<dyn Store>> {
+    crate::store_open::open(&resolved.config, SchemaPolicy::Migrate).await
 }
 
 async fn provision_cmd(args: ProvisionArgs) -> anyhow::Result<()> {
@@ -104,7 +103,7 @@ async fn provision_cmd(args: ProvisionArgs) -> anyhow::Result<()> {
     let store = open_store(&resolved).await?;
     println!("Zendesk: {zendesk_url}");
     println!("webhook endpoint: {endpoint}");
-    let report = provision::provision(&client, &store, &endpoint, chrono::Utc::now())
+    let report = provision::provision(&client, store.as_ref(), &endpoint, chrono::Utc::now())
         .await
         .map_err(|e| anyhow::anyhow!("{e}\n(what was done before this is kept; run the command again once the cause is fixed)"))?;
     print_provision(&report);
@@ -115,7 +114,7 @@ async fn provision_cmd(args: ProvisionArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
-    let provisioned = zendesk_hook::provisioned_secrets(&store)
+    let provisioned = zendesk_hook::provisioned_secrets(store.as_ref())
         .await
         .unwrap_or_default();
     if zendesk_hook::configured_secret_differs(configured, &provisioned) {
@@ -162,7 +161,7 @@ async fn disconnect_cmd(args: DisconnectArgs) -> anyhow::Result<()> {
     let (client, zendesk_url) = client(&resolved)?;
     let store = open_store(&resolved).await?;
     println!("Zendesk: {zendesk_url}");
-    let report = provision::disconnect(&client, &store)
+    let report = provision::disconnect(&client, store.as_ref())
         .await
         .map_err(|e| anyhow::anyhow!("{e}\n(what was removed before this stays removed; run the command again once the cause is fixed)"))?;
     print_disconnect(&report);

@@ -25,24 +25,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::Connection;
 
 use crate::error::StoreError;
 use crate::types::*;
-use crate::Store;
+use crate::{SchemaPolicy, Store};
 
-pub use self::url::{is_postgres_url, redact_url};
+pub use self::url::{check_postgres_url, is_postgres_url, redact_url};
 pub use wake::WAKE_CHANNEL;
-
-/// What connecting does with the schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SchemaPolicy {
-    /// Apply the migrations this deskline has and the database lacks.
-    #[default]
-    Migrate,
-    /// Change nothing; fail with [`StoreError::SchemaBehind`] if a migration is missing.
-    RequireCurrent,
-}
 
 /// Tuning for [`PgStore::connect_with`].
 #[derive(Debug, Clone)]
@@ -84,6 +75,11 @@ impl PgStore {
         let connect = PgConnectOptions::from_str(url.trim())
             .map_err(|e| StoreError::Url(e.to_string()))?
             .application_name("deskline");
+        // One plain connection first: when the server is down or refuses us, its reason
+        // (connection refused, password authentication failed) is the error, not the pool's
+        // "timed out waiting for a connection".
+        let probe = PgConnection::connect_with(&connect).await?;
+        probe.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)

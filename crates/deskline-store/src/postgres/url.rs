@@ -37,6 +37,15 @@ pub fn redact_url(url: &str) -> String {
     format!("{scheme}{authority}{tail}")
 }
 
+/// Checks that `url` can be connected with (host, port, options), without connecting; the error
+/// never repeats the URL, which may hold a password.
+pub fn check_postgres_url(url: &str) -> Result<(), String> {
+    use std::str::FromStr;
+    sqlx::postgres::PgConnectOptions::from_str(url.trim())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 /// True when `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
 pub fn is_postgres_url(url: &str) -> bool {
     let lower = url.trim().to_ascii_lowercase();
@@ -65,6 +74,14 @@ mod tests {
         for (url, shown) in cases {
             assert_eq!(redact_url(url), shown, "{url}");
         }
+    }
+
+    #[test]
+    fn unreadable_urls_are_reported_without_their_password() {
+        assert!(check_postgres_url("postgres://u:p@db.internal:5432/deskline").is_ok());
+        let err = check_postgres_url("postgres://u:hunter2@db.internal:notaport/deskline")
+            .expect_err("a port that is not a number");
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]
