@@ -234,6 +234,11 @@ pub async fn start(
         zendesk_address_key.to_string(),
         stopped.clone(),
     )));
+    if let Some(wakeups) = state.store.job_wakeups() {
+        tasks.push(tokio::spawn(
+            state.queue_signals.clone().follow(wakeups, stopped.clone()),
+        ));
+    }
     tasks.push(tokio::spawn(directory::sync_periodically(
         state.clone(),
         resolved.config.directory.sync_interval,

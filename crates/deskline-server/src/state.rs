@@ -98,6 +98,28 @@ impl QueueSignals {
     pub fn notify(&self, queue: &str) {
         self.signal(queue).notify_one();
     }
+
+    /// Wakes the worker of each queue the store reports new jobs on (jobs another instance
+    /// queued, through PostgreSQL's LISTEN/NOTIFY), until `stop` turns true. A missed report
+    /// only delays a job until the next poll.
+    pub async fn follow(
+        self: Arc<Self>,
+        mut wakeups: tokio::sync::broadcast::Receiver<String>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                received = wakeups.recv() => match received {
+                    Ok(queue) => self.notify(&queue),
+                    // Fell behind: some reports were dropped, and polling covers them.
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                },
+            }
+        }
+    }
 }
 
 /// Locks by key, so jobs of this process do one thing at a time per key (for example, the

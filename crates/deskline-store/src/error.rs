@@ -71,6 +71,25 @@ pub enum StoreError {
     /// A stored value could not be decoded (hand-edited row, newer schema, ...).
     #[error("malformed stored data: {0}")]
     Corrupt(String),
+    /// The database URL could not be understood (the URL itself is not repeated: it may hold a
+    /// password).
+    #[error("invalid database URL: {0}")]
+    Url(String),
+    /// The database lacks migrations this deskline needs, and connecting was told not to apply
+    /// them.
+    #[error("the database schema is behind this deskline: migration(s) {} not applied", list(.pending))]
+    SchemaBehind {
+        /// The versions not applied.
+        pending: Vec<i64>,
+    },
+}
+
+fn list(versions: &[i64]) -> String {
+    versions
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl StoreError {
@@ -87,7 +106,7 @@ impl StoreError {
                         let code = code.as_ref();
                         let primary = code.parse::<i64>().map(|c| c & 0xff).ok();
                         matches!(primary, Some(5) | Some(6)) || code == "40001" || code == "40P01"
-                    })
+                    }) || is_postgres_unavailable(db.as_ref())
                 }
                 _ => false,
             },
@@ -96,12 +115,29 @@ impl StoreError {
     }
 }
 
+/// A PostgreSQL error that says the server is going away or cannot take more work now:
+/// connection exceptions (08), insufficient resources (53), operator intervention such as a
+/// shutdown (57).
+fn is_postgres_unavailable(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some_and(|pg| ["08", "53", "57"].iter().any(|c| pg.code().starts_with(c)))
+}
+
+/// A PostgreSQL data exception (22: a NUL character in text, a number out of range, ...): the
+/// caller's value, not a broken database.
+fn is_postgres_bad_value(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some_and(|pg| pg.code().starts_with("22"))
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         // Constraint violations are the caller's input, not a broken database: say so, so the
         // caller can answer "bad input" (invariant 5) instead of retrying forever.
         if let sqlx::Error::Database(db) = &err {
-            if !matches!(db.kind(), sqlx::error::ErrorKind::Other) {
+            if !matches!(db.kind(), sqlx::error::ErrorKind::Other)
+                || is_postgres_bad_value(db.as_ref())
+            {
                 return StoreError::Rejected(db.message().to_owned());
             }
         }

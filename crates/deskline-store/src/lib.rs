@@ -1,7 +1,7 @@
 //! deskline's durable storage and job queue.
 //!
-//! One [`Store`] trait, implemented for SQLite today ([`SqliteStore`]) and for PostgreSQL later;
-//! the server holds an `Arc<dyn Store>` and never sees which. The queue is modelled on River
+//! One [`Store`] trait, implemented for SQLite ([`SqliteStore`], the embedded default) and for
+//! PostgreSQL ([`PgStore`], for several instances on one database); the server holds an `Arc<dyn Store>` and never sees which. The queue is modelled on River
 //! and Oban: jobs move available → running → completed, or on failure to retryable or to
 //! discarded (the dead letter). An inbound event and the jobs it causes are written in one
 //! transaction, so ingress acknowledges a delivery only once the work for it is durable.
@@ -11,6 +11,8 @@
 
 mod backoff;
 mod error;
+mod postgres;
+mod schema;
 mod sqlite;
 mod types;
 
@@ -21,6 +23,10 @@ use chrono::{DateTime, Utc};
 
 pub use backoff::retry_delay;
 pub use error::StoreError;
+pub use postgres::{
+    check_postgres_url, is_postgres_url, redact_url, PgOptions, PgStore, WAKE_CHANNEL,
+};
+pub use schema::SchemaPolicy;
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use types::*;
 
@@ -305,4 +311,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// A cheap round trip to the database, for health checks.
     async fn health(&self) -> Result<(), StoreError>;
+
+    /// Names of queues on which jobs were just inserted, by any process sharing the database,
+    /// for stores that can tell (PostgreSQL's LISTEN/NOTIFY). `None` when the store cannot:
+    /// workers then find jobs queued by other processes by polling alone. Delivery is best
+    /// effort either way; polling remains the safety net.
+    fn job_wakeups(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        None
+    }
 }

@@ -136,3 +136,27 @@ async fn an_existing_database_readable_by_others_is_tightened_in_a_directory_lef
     );
     store.close().await;
 }
+
+#[tokio::test]
+async fn without_migrating_a_new_file_is_refused_then_accepted_once_migrated() {
+    use deskline_store::{SchemaPolicy, SqliteOptions, StoreError};
+    let harness = SqliteHarness::new();
+    let check_only = || SqliteOptions {
+        schema: SchemaPolicy::RequireCurrent,
+        ..SqliteOptions::default()
+    };
+    match SqliteStore::open_with(harness.path(), check_only()).await {
+        Err(StoreError::SchemaBehind { pending }) => assert_eq!(pending, vec![1, 2]),
+        other => panic!("expected SchemaBehind, got {other:?}"),
+    }
+    SqliteStore::open(harness.path())
+        .await
+        .expect("migrate")
+        .close()
+        .await;
+    let store = SqliteStore::open_with(harness.path(), check_only())
+        .await
+        .expect("the schema is current");
+    store.health().await.expect("health");
+    store.close().await;
+}

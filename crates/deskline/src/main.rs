@@ -5,6 +5,7 @@ mod client;
 mod handoff_cmd;
 mod jobs_cmd;
 mod memory;
+mod migrate_cmd;
 mod report;
 mod sandbox_cmd;
 mod secrets;
@@ -12,6 +13,7 @@ mod serve_cmd;
 mod service;
 mod sources_cmd;
 mod status_cmd;
+mod store_open;
 mod table;
 mod test_call_cmd;
 mod zendesk_cmd;
@@ -32,6 +34,9 @@ struct Cli {
 enum Command {
     /// Run the service (no configuration: embedded defaults with the built-in Zendesk sandbox).
     Serve(serve_cmd::ServeArgs),
+    /// Apply the database migrations this deskline needs (serve applies them at start unless
+    /// --no-migrate).
+    Migrate(migrate_cmd::MigrateArgs),
     /// Report every problem of a configuration and of its Zendesk account at once (exit 1 if any).
     Check(check_cmd::CheckArgs),
     /// Post a realistic test call to the running service and print the ticket it became.
@@ -106,6 +111,7 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve_cmd::run(args).await,
+        Command::Migrate(args) => migrate_cmd::run(args).await,
         Command::Check(args) => check_cmd::check(args).await,
         Command::TestCall(args) => test_call_cmd::test_call(args).await,
         Command::TestHandoff(args) => handoff_cmd::test_handoff(args).await,

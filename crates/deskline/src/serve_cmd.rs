@@ -2,13 +2,12 @@
 //! file under ./deskline-data and the Zendesk sandbox in-process).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use deskline_server::app::{self, Runtime};
 use deskline_server::config::{self, Purpose, Resolved, Scope, SourceKind};
-use deskline_store::SqliteStore;
+use deskline_store::SchemaPolicy;
 
 use crate::secrets::GeneratedSecrets;
 use crate::service::{data_dir, service_url, shown};
@@ -19,6 +18,10 @@ pub struct ServeArgs {
     /// TOML configuration file; without it deskline runs on embedded defaults (sandbox mode).
     #[arg(long, short = 'c', env = "DESKLINE_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Do not apply database migrations at start; refuse to start if the schema is behind
+    /// (apply them with `deskline migrate`).
+    #[arg(long)]
+    pub no_migrate: bool,
 }
 
 /// Loads and checks the whole configuration for serving, with every problem in the error.
@@ -68,6 +71,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .admin_token
         .clone()
         .unwrap_or_else(|| secrets.admin_token.clone());
+    // Before anything starts: a database that cannot be used stops the service here.
+    let schema = if args.no_migrate {
+        SchemaPolicy::RequireCurrent
+    } else {
+        SchemaPolicy::Migrate
+    };
+    let store = crate::store_open::open(&resolved.config, schema).await?;
+    let storage = config::Storage::of(&resolved.config.storage);
+    tracing::info!(database = %storage.describe(), "storage opened");
     let mut sandbox = None;
     let (url, email, token) = match Runtime::remote_zendesk(&resolved) {
         Some(remote) => remote,
@@ -83,14 +95,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             )
         }
     };
-    let store = SqliteStore::open(&resolved.config.storage.sqlite_path)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the database {}",
-                resolved.config.storage.sqlite_path.display()
-            )
-        })?;
+
     let listen = resolved.config.server.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -113,7 +118,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         })
         .collect();
     let runtime = Runtime {
-        store: Arc::new(store),
+        store,
         zendesk_url: url.clone(),
         zendesk_email: email,
         zendesk_token: token,

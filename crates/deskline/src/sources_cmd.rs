@@ -85,26 +85,25 @@ pub async fn sources(
     }
     // The synced directory, when the service has run with this configuration here; agents
     // show as unmatched otherwise.
+    // A dry run changes nothing: no SQLite file is created, no migration applied.
     let db = &resolved.config.storage.sqlite_path;
-    let store = if db.exists() {
-        Some(
-            deskline_store::SqliteStore::open(db)
-                .await
-                .with_context(|| format!("cannot open the database {}", shown(db)))?,
-        )
-    } else {
-        None
+    let store = match deskline_server::config::Storage::of(&resolved.config.storage) {
+        deskline_server::config::Storage::Sqlite(_) if !db.exists() => None,
+        _ => Some(
+            crate::store_open::open(
+                &resolved.config,
+                deskline_store::SchemaPolicy::RequireCurrent,
+            )
+            .await?,
+        ),
     };
     let url = format!("{}/hooks/{source}", service_url(&resolved.config));
-    let previews = deskline_server::preview::preview(
-        src,
-        store.as_ref().map(|s| s as &dyn Store),
-        &body,
-        &content_type,
-        &url,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{} is not a valid {source} payload: {e}", file.display()))?;
+    let previews =
+        deskline_server::preview::preview(src, store.as_deref(), &body, &content_type, &url)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("{} is not a valid {source} payload: {e}", file.display())
+            })?;
     if output.json {
         return print_json(&previews);
     }
@@ -119,7 +118,7 @@ pub async fn sources(
         );
     }
     for (i, p) in previews.iter().enumerate() {
-        print_preview(i + 1, previews.len(), p, store.as_ref()).await;
+        print_preview(i + 1, previews.len(), p, store.as_deref()).await;
     }
     Ok(())
 }
@@ -139,12 +138,7 @@ fn number(n: &PartyNumber) -> String {
     }
 }
 
-async fn print_preview(
-    n: usize,
-    of: usize,
-    preview: &Preview,
-    store: Option<&deskline_store::SqliteStore>,
-) {
+async fn print_preview(n: usize, of: usize, preview: &Preview, store: Option<&dyn Store>) {
     let event = &preview.event.event;
     println!(
         "event {n} of {of}: call {} {} (dedupe key {})",
@@ -179,7 +173,7 @@ async fn print_preview(
     }
 }
 
-async fn print_plan(plan: &TicketPlan, store: Option<&deskline_store::SqliteStore>) {
+async fn print_plan(plan: &TicketPlan, store: Option<&dyn Store>) {
     println!(
         "  ticket (would be created, external id {}):",
         plan.external_id

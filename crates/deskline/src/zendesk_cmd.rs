@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::{Args, Subcommand};
 use deskline_server::app::{self, Runtime};
 use deskline_server::config::Resolved;
@@ -13,7 +13,7 @@ use deskline_server::health::gate::StoreGate;
 use deskline_server::health::{Breaker, BreakerSettings};
 use deskline_server::provision::{self, DisconnectReport, ProvisionReport};
 use deskline_server::zendesk_hook;
-use deskline_store::SqliteStore;
+use deskline_store::{SchemaPolicy, Store};
 use deskline_zendesk::{Secret, ZendeskClient, ZendeskConfig};
 
 use crate::serve_cmd;
@@ -79,18 +79,15 @@ fn client(resolved: &Resolved) -> anyhow::Result<(ZendeskClient, String)> {
     Ok((client, url))
 }
 
-/// The database the service uses (SQLite in WAL mode: safe to open while it runs).
-async fn open_store(resolved: &Resolved) -> anyhow::Result<Arc<SqliteStore>> {
-    let path = &resolved.config.storage.sqlite_path;
-    SqliteStore::open(path)
-        .await
-        .map(Arc::new)
-        .with_context(|| format!("cannot open the database {}", path.display()))
+/// The database the service uses (SQLite in WAL mode, or PostgreSQL: safe to open while it
+/// runs).
+async fn open_store(resolved: &Resolved) -> anyhow::Result<Arc<dyn Store>> {
+    crate::store_open::open(&resolved.config, SchemaPolicy::Migrate).await
 }
 
 /// `client` honouring the service's shared Zendesk pause, and recording any 429 it meets, so
 /// provisioning never sends inside a `Retry-After` the service (or it) received.
-fn gated(client: ZendeskClient, store: &Arc<SqliteStore>, resolved: &Resolved) -> ZendeskClient {
+fn gated(client: ZendeskClient, store: &Arc<dyn Store>, resolved: &Resolved) -> ZendeskClient {
     let z = &resolved.config.zendesk;
     let breaker = Arc::new(Breaker::new(BreakerSettings {
         failures: z.outage_after_failures,

@@ -55,9 +55,11 @@ pub fn figment(file: Option<&Path>) -> Result<Figment, ConfigError> {
             Figment::from(Serialized::defaults(Config::default())).merge(Toml::file_exact(path))
         }
     };
-    // DESKLINE_LOG and DESKLINE_CONFIG belong to the command line, not the configuration.
+    // DESKLINE_LOG and DESKLINE_CONFIG belong to the command line, and
+    // DESKLINE_TEST_POSTGRES_URL to the test suite (scripts/test exports it), not the
+    // configuration.
     let env = Env::prefixed("DESKLINE_")
-        .ignore(&["LOG", "CONFIG"])
+        .ignore(&["LOG", "CONFIG", "TEST_POSTGRES_URL"])
         .split("__");
     Ok(base.merge(env))
 }

@@ -6,6 +6,7 @@ mod handoff;
 mod listener;
 mod load;
 mod recordings;
+mod storage;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ pub use load::{load_resolved, read, source_names, Loaded, Scope};
 pub use recordings::{
     MyOperatorPull, RecordingsConfig, ResolvedRecordings, DEFAULT_MYOPERATOR_API_URL,
 };
+pub use storage::{check_storage, Storage};
 pub use validate::{resolve, validate, Purpose, Resolved, ResolvedSource, ZendeskTarget};
 
 /// The whole configuration file.
@@ -99,18 +101,23 @@ impl Default for ServerConfig {
     }
 }
 
-/// `[storage]`
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// `[storage]` (its `Debug` form masks the URL's password: see `storage.rs`)
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
-    /// The SQLite database file (created with its directory when missing).
+    /// The SQLite database file (created with its directory when missing); used unless `url`
+    /// is set. Its directory also keeps the generated secrets.
     pub sqlite_path: PathBuf,
+    /// A PostgreSQL database, `postgres://user:password@host:5432/database`, instead of the
+    /// SQLite file: for several instances on one database.
+    pub url: Option<String>,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             sqlite_path: PathBuf::from("deskline-data/deskline.db"),
+            url: None,
         }
     }
 }

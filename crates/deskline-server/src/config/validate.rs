@@ -292,6 +292,9 @@ pub fn resolve(config: Config, purpose: Purpose) -> (Resolved, Vec<Problem>) {
     }
     super::recordings::check_link_key(&config.server, &mut add);
     super::listener::check(&config.server, &mut add);
+    for p in super::check_storage(&config.storage) {
+        add(&p.key, p.problem, p.fix);
+    }
     if config.worker.concurrency == 0 {
         add("worker.concurrency", "is 0".into(), "use at least 1".into());
     }

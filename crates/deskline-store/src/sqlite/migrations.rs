@@ -64,3 +64,24 @@ pub(super) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
     migrator.run(pool).await?;
     Ok(())
 }
+
+/// The versions this deskline knows that the database has not applied, changing nothing.
+pub(super) async fn pending(pool: &SqlitePool) -> Result<Vec<i64>, StoreError> {
+    let table: Option<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_optional(pool)
+    .await?;
+    let applied: Vec<i64> = if table.is_some() {
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(MIGRATIONS
+        .iter()
+        .map(|&(version, _, _)| version)
+        .filter(|v| !applied.contains(v))
+        .collect())
+}

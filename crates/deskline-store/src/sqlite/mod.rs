@@ -29,7 +29,7 @@ use sqlx::sqlite::{
 
 use crate::error::StoreError;
 use crate::types::*;
-use crate::Store;
+use crate::{SchemaPolicy, Store};
 
 /// The statement every multi-statement write transaction starts with: take the write lock
 /// first, so a transaction never has to upgrade a read snapshot that another writer moved on.
@@ -43,6 +43,8 @@ pub struct SqliteOptions {
     /// How long a statement waits for another writer before failing with "database is
     /// locked".
     pub busy_timeout: Duration,
+    /// Whether opening migrates the schema or only checks it.
+    pub schema: SchemaPolicy,
 }
 
 impl Default for SqliteOptions {
@@ -50,6 +52,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             max_connections: 8,
             busy_timeout: Duration::from_secs(5),
+            schema: SchemaPolicy::Migrate,
         }
     }
 }
@@ -98,7 +101,16 @@ impl SqliteStore {
             .max_connections(options.max_connections.max(1))
             .connect_with(connect)
             .await?;
-        migrations::run(&pool).await?;
+        match options.schema {
+            SchemaPolicy::Migrate => migrations::run(&pool).await?,
+            SchemaPolicy::RequireCurrent => {
+                let pending = migrations::pending(&pool).await?;
+                if !pending.is_empty() {
+                    pool.close().await;
+                    return Err(StoreError::SchemaBehind { pending });
+                }
+            }
+        }
         Ok(SqliteStore { pool })
     }
 

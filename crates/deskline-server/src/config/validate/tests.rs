@@ -210,7 +210,12 @@ fn the_command_line_variables_are_not_configuration() {
     figment::Jail::expect_with(|jail| {
         jail.set_env("DESKLINE_LOG", "debug");
         jail.set_env("DESKLINE_CONFIG", "deskline.toml");
-        let c = Config::load(None).expect("DESKLINE_LOG and DESKLINE_CONFIG are ignored");
+        jail.set_env(
+            "DESKLINE_TEST_POSTGRES_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        );
+        let c = Config::load(None)
+            .expect("DESKLINE_LOG, DESKLINE_CONFIG and DESKLINE_TEST_POSTGRES_URL are ignored");
         assert!(c.zendesk.sandbox);
         Ok(())
     });

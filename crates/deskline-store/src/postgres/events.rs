@@ -1,0 +1,216 @@
+//! Writing inbound events with their jobs, and reading events back.
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::codec::{get_json, ts};
+use super::wake;
+use crate::error::StoreError;
+use crate::types::{
+    Enqueued, EventFilter, EventId, EventSummary, InboundEvent, Ingested, JobId, NewInboundEvent,
+    NewJob, MAX_LIST_LIMIT,
+};
+
+/// The namespace of deskline's ordering-key advisory locks (the first of the two-int form), so
+/// they cannot collide with another application's locks on a shared database.
+const ORDERING_LOCK_SPACE: i32 = 0x4453_4b4c; // "DSKL"
+
+/// Stores the event and its jobs atomically, or recognises a redelivery.
+pub(super) async fn ingest(
+    pool: &PgPool,
+    event: NewInboundEvent,
+    jobs: Vec<NewJob>,
+) -> Result<Ingested, StoreError> {
+    // Dropping `tx` on any early return rolls everything back: an event is never stored
+    // without all of its jobs.
+    let mut tx = pool.begin().await?;
+    lock_ordering_keys(&mut tx, &jobs).await?;
+    // The unique index decides between concurrent identical deliveries: the second waits for
+    // the first to commit, then inserts nothing.
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO inbound_event
+             (source, kind, dedupe_key, received_at, headers, raw_body, normalized)
+         VALUES ($1, $2, $3, $4, $5::json, $6, $7::json)
+         ON CONFLICT (source, dedupe_key) DO NOTHING
+         RETURNING id",
+    )
+    .bind(&event.source)
+    .bind(&event.kind)
+    .bind(&event.dedupe_key)
+    .bind(ts(event.received_at))
+    .bind(event.headers.to_string())
+    .bind(&event.raw_body)
+    .bind(event.normalized.to_string())
+    .fetch_optional(&mut *tx)
+    .await?;
+
+    let Some(event_id) = inserted else {
+        // A new statement, so in READ COMMITTED it sees the row the winner committed.
+        let existing: i64 = sqlx::query_scalar(
+            "SELECT id FROM inbound_event WHERE source = $1 AND dedupe_key = $2",
+        )
+        .bind(&event.source)
+        .bind(&event.dedupe_key)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.rollback().await?;
+        return Ok(Ingested::Duplicate {
+            event_id: EventId(existing),
+        });
+    };
+
+    let mut job_ids = Vec::with_capacity(jobs.len());
+    let mut existing_unique = Vec::new();
+    let mut inserted = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        match insert_job(&mut tx, job, Some(event_id), event.received_at).await? {
+            Enqueued::Inserted(id) => {
+                job_ids.push(id);
+                inserted.push(job);
+            }
+            Enqueued::UniqueExists(id) => existing_unique.push(id),
+        }
+    }
+    wake::announce(&mut tx, &inserted).await?;
+    tx.commit().await?;
+    Ok(Ingested::Stored {
+        event_id: EventId(event_id),
+        job_ids,
+        existing_unique,
+    })
+}
+
+/// Inserts a job that belongs to no event.
+pub(super) async fn enqueue(
+    pool: &PgPool,
+    job: NewJob,
+    now: DateTime<Utc>,
+) -> Result<Enqueued, StoreError> {
+    let mut tx = pool.begin().await?;
+    lock_ordering_keys(&mut tx, std::slice::from_ref(&job)).await?;
+    let enqueued = insert_job(&mut tx, &job, None, now).await?;
+    if matches!(enqueued, Enqueued::Inserted(_)) {
+        wake::announce(&mut tx, &[&job]).await?;
+    }
+    tx.commit().await?;
+    Ok(enqueued)
+}
+
+/// Takes the transaction-level advisory lock of every ordering key among `jobs`, before any
+/// insert. Identity values are handed out at insert, not at commit: without the lock a later
+/// transaction could commit a higher id of the same key first, and a claimer would run it
+/// before the earlier job it must wait for. Keys are locked in sorted order, and before the
+/// event row, so two ingests can only wait for each other, never deadlock.
+async fn lock_ordering_keys(conn: &mut PgConnection, jobs: &[NewJob]) -> Result<(), StoreError> {
+    let mut keys: Vec<&str> = jobs
+        .iter()
+        .filter_map(|j| j.ordering_key.as_deref())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind(ORDERING_LOCK_SPACE)
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Inserts one job inside the caller's transaction, unless its unique key is taken.
+async fn insert_job(
+    conn: &mut PgConnection,
+    job: &NewJob,
+    event_id: Option<i64>,
+    created_at: DateTime<Utc>,
+) -> Result<Enqueued, StoreError> {
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO job
+             (kind, queue, args, priority, max_attempts, scheduled_at, unique_key, ordering_key,
+              event_id, created_at)
+         VALUES ($1, $2, $3::json, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (unique_key) DO NOTHING
+         RETURNING id",
+    )
+    .bind(&job.kind)
+    .bind(&job.queue)
+    .bind(job.args.to_string())
+    .bind(job.priority)
+    .bind(i64::from(job.max_attempts))
+    .bind(ts(job.scheduled_at))
+    .bind(&job.unique_key)
+    .bind(&job.ordering_key)
+    .bind(event_id)
+    .bind(ts(created_at))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = inserted {
+        return Ok(Enqueued::Inserted(JobId(id)));
+    }
+    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM job WHERE unique_key = $1")
+        .bind(&job.unique_key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    existing
+        .map(|id| Enqueued::UniqueExists(JobId(id)))
+        .ok_or_else(|| StoreError::Corrupt("job insert skipped without a unique conflict".into()))
+}
+
+/// One event with its body.
+pub(super) async fn get_event(
+    pool: &PgPool,
+    id: EventId,
+) -> Result<Option<InboundEvent>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, source, kind, dedupe_key, received_at, headers, raw_body, normalized
+         FROM inbound_event WHERE id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|row| {
+        Ok(InboundEvent {
+            id: EventId(row.try_get("id")?),
+            source: row.try_get("source")?,
+            kind: row.try_get("kind")?,
+            dedupe_key: row.try_get("dedupe_key")?,
+            received_at: row.try_get("received_at")?,
+            headers: get_json(&row, "headers")?,
+            raw_body: row.try_get("raw_body")?,
+            normalized: get_json(&row, "normalized")?,
+        })
+    })
+    .transpose()
+}
+
+/// Event summaries matching the filter, by ascending id.
+pub(super) async fn list_events(
+    pool: &PgPool,
+    filter: &EventFilter,
+) -> Result<Vec<EventSummary>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, source, kind, dedupe_key, received_at FROM inbound_event
+         WHERE ($1::text IS NULL OR source = $1) AND ($2::text IS NULL OR kind = $2) AND id > $3
+         ORDER BY id
+         LIMIT $4",
+    )
+    .bind(&filter.source)
+    .bind(&filter.kind)
+    .bind(filter.after_id.map_or(0, |id| id.0))
+    .bind(i64::from(filter.limit.min(MAX_LIST_LIMIT)))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(summary_from_row).collect()
+}
+
+fn summary_from_row(row: &PgRow) -> Result<EventSummary, StoreError> {
+    Ok(EventSummary {
+        id: EventId(row.try_get("id")?),
+        source: row.try_get("source")?,
+        kind: row.try_get("kind")?,
+        dedupe_key: row.try_get("dedupe_key")?,
+        received_at: row.try_get("received_at")?,
+    })
+}
