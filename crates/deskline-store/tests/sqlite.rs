@@ -136,3 +136,64 @@ async fn an_existing_database_readable_by_others_is_tightened_in_a_directory_lef
     );
     store.close().await;
 }
+
+/// Polls `fut` once, then drops it only after `polls` polls, pausing `pause` between polls so
+/// the connection's worker thread moves on meanwhile: a caller whose request is dropped at an
+/// arbitrary point (a client that hung up, a timeout).
+async fn cancel_after<F: std::future::Future>(fut: F, polls: usize, pause: std::time::Duration) {
+    use std::task::Poll;
+    let mut fut = std::pin::pin!(fut);
+    for _ in 0..polls {
+        let done = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_ready())).await;
+        if done {
+            return;
+        }
+        std::thread::sleep(pause);
+    }
+}
+
+/// The wedge of issue 10: a write transaction whose caller was dropped while it began went back
+/// to the pool still open, holding SQLite's write lock. Every other writer then waited out the
+/// busy timeout ("database is locked") and every later write on that connection failed with
+/// "attempted to call begin_with at non-zero transaction depth", until a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_dropped_midway_leave_no_transaction_open() {
+    let harness = SqliteHarness::new();
+    let store = SqliteStore::open_with(
+        harness.path(),
+        deskline_store::SqliteOptions {
+            max_connections: 2,
+            busy_timeout: std::time::Duration::from_millis(500),
+        },
+    )
+    .await
+    .expect("open");
+    let now = chrono::Utc::now();
+    for i in 0..1500usize {
+        let job = deskline_store::NewJob::new("sync", "zendesk", serde_json::json!({}), now);
+        let pause = std::time::Duration::from_micros(5 + (i as u64 * 37) % 120);
+        cancel_after(store.enqueue(job, now), 1 + i % 9, pause).await;
+    }
+    // Every connection must be usable again, and nobody may be holding the write lock.
+    for i in 0..20 {
+        let job = deskline_store::NewJob::new("sync", "zendesk", serde_json::json!({}), now);
+        store
+            .enqueue(job, now)
+            .await
+            .unwrap_or_else(|e| panic!("write {i} after the dropped ones: {e}"));
+        let event = deskline_store::NewInboundEvent {
+            source: "myoperator".into(),
+            kind: "call.ended".into(),
+            dedupe_key: format!("after-{i}"),
+            received_at: now,
+            headers: serde_json::json!({}),
+            raw_body: b"{}".to_vec(),
+            normalized: serde_json::json!({}),
+        };
+        store
+            .ingest(event, Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("ingest {i} after the dropped writes: {e}"));
+    }
+    store.close().await;
+}

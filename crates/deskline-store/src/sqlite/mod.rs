@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::Connection;
 
 use crate::error::StoreError;
 use crate::types::*;
@@ -94,6 +95,8 @@ impl SqliteStore {
             .pragma("journal_size_limit", "67108864");
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+            .after_release(|conn, _| Box::pin(reusable(conn)))
             .connect_with(connect)
             .await?;
         migrations::run(&pool).await?;
@@ -104,6 +107,34 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Whether a connection coming back to the pool may be handed out again: not if it is still
+/// inside a transaction.
+///
+/// sqlx 0.8.6 can let one through. `begin_with("BEGIN IMMEDIATE")` runs the BEGIN, then awaits
+/// once more (to confirm the transaction started) before it builds the `Transaction` whose drop
+/// rolls back; a caller dropped at that await (a client that hung up, a timeout) leaves the
+/// transaction open with nothing to end it. A transaction SQLite ended by itself (after an I/O
+/// error) leaves sqlx's depth counter up the same way. The pool's own release check is a ping,
+/// so such a connection went back into service holding the write lock: every other writer
+/// waited out the busy timeout, and every transaction begun on it failed with "attempted to
+/// call begin_with at non-zero transaction depth", until a restart. Closing it instead rolls
+/// the transaction back and releases the lock; the pool opens a fresh connection when needed.
+async fn reusable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // A dropped `Transaction` only queues its ROLLBACK: let it run before judging.
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!(
+            "a database connection came back inside an unfinished transaction; \
+             closing it, which rolls the transaction back"
+        );
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 #[async_trait]
