@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "conversation",
         include_str!("../../migrations/sqlite/0002_conversation.sql"),
     ),
+    (
+        3,
+        "claim indexes",
+        include_str!("../../migrations/sqlite/0003_claim_indexes.sql"),
+    ),
 ];
 
 #[derive(Debug)]
