@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod handoff_hook;
 pub mod http_error;
+pub mod ingest_writer;
 pub mod ingress;
 pub mod lookup;
 pub mod observe;

@@ -1,4 +1,5 @@
-//! Health and metrics: `/healthz` (the process answers), `/readyz` (the store answers) and
+//! Health and metrics: `/healthz` (the process answers), `/readyz` (the store can take a
+//! write now: a database locked by another writer is reported while it lasts) and
 //! `/metrics` (Prometheus text, behind the admin token).
 
 use axum::extract::State;
@@ -25,9 +26,14 @@ async fn ready(State(state): State<AppState>) -> Response {
         Ok(()) => Json(json!({"status": "ready"})).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "store is not healthy");
+            let problem = e.outage().unwrap_or_else(|| e.to_string());
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "message": "the store does not answer"})),
+                Json(json!({
+                    "status": "unavailable",
+                    "storage": "unavailable",
+                    "message": format!("storage: {problem}"),
+                })),
             )
                 .into_response()
         }

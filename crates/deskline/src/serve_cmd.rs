@@ -83,7 +83,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             )
         }
     };
-    let store = SqliteStore::open(&resolved.config.storage.sqlite_path)
+    let storage = &resolved.config.storage;
+    let store = SqliteStore::open_with(&storage.sqlite_path, storage.sqlite_options())
         .await
         .with_context(|| {
             format!(

@@ -83,12 +83,26 @@ impl Default for ServerConfig {
 pub struct StorageConfig {
     /// The SQLite database file (created with its directory when missing).
     pub sqlite_path: PathBuf,
+    /// How long a write waits for another writer before the request is answered 503.
+    #[serde(with = "humantime_serde")]
+    pub busy_timeout: Duration,
+}
+
+impl StorageConfig {
+    /// The SQLite store's tuning for this configuration.
+    pub fn sqlite_options(&self) -> deskline_store::SqliteOptions {
+        deskline_store::SqliteOptions {
+            busy_timeout: self.busy_timeout,
+            ..deskline_store::SqliteOptions::default()
+        }
+    }
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             sqlite_path: PathBuf::from("deskline-data/deskline.db"),
+            busy_timeout: Duration::from_secs(5),
         }
     }
 }
