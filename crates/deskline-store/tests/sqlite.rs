@@ -137,9 +137,9 @@ async fn an_existing_database_readable_by_others_is_tightened_in_a_directory_lef
     store.close().await;
 }
 
-/// Polls `fut` once, then drops it only after `polls` polls, pausing `pause` between polls so
-/// the connection's worker thread moves on meanwhile: a caller whose request is dropped at an
-/// arbitrary point (a client that hung up, a timeout).
+/// Polls `fut` up to `polls` times, pausing `pause` between polls so the connection's worker
+/// thread moves on meanwhile, then drops it unless it finished: a caller whose request is
+/// dropped at an arbitrary point (a client that hung up, a timeout).
 async fn cancel_after<F: std::future::Future>(fut: F, polls: usize, pause: std::time::Duration) {
     use std::task::Poll;
     let mut fut = std::pin::pin!(fut);
