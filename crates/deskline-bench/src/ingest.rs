@@ -224,7 +224,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         ingest.percentile_ms(99.0) / baseline.percentile_ms(99.0).max(1e-9),
     );
     println!(
-        "  jobs waiting in the paused queue: {available} (expected {stored}); database {:.1} MiB + WAL {:.1} MiB",
+        "  jobs waiting in the paused queue: {available} ({stored} acknowledged, the rest added for the backlog runs); database {:.1} MiB + WAL {:.1} MiB",
         db as f64 / (1024.0 * 1024.0),
         wal as f64 / (1024.0 * 1024.0)
     );
