@@ -197,37 +197,3 @@ async fn writes_dropped_midway_leave_no_transaction_open() {
     }
     store.close().await;
 }
-
-/// Commits no longer run checkpoints themselves (a commit that did waited for a file sync, and
-/// so did its whole batch); the background checkpointer copies the WAL into the database.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_wal_is_checkpointed_in_the_background() {
-    let harness = SqliteHarness::new();
-    let store = SqliteStore::open(harness.path()).await.expect("open");
-    let before = std::fs::metadata(harness.path()).expect("database").len();
-    let now = chrono::Utc::now();
-    for i in 0..300 {
-        let event = deskline_store::NewInboundEvent {
-            source: "myoperator".into(),
-            kind: "call.ended".into(),
-            dedupe_key: format!("wal-{i}"),
-            received_at: now,
-            headers: serde_json::json!({}),
-            raw_body: vec![b'x'; 2048],
-            normalized: serde_json::json!({}),
-        };
-        store.ingest(event, Vec::new()).await.expect("ingest");
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let after = std::fs::metadata(harness.path()).expect("database").len();
-        if after > before + 300 * 2048 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the database file stayed at {after} bytes: the WAL was not checkpointed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}

@@ -5,7 +5,6 @@
 //! statement), so it takes the write lock before it reads and never works from a stale
 //! snapshot. Waiting for the lock is bounded by `busy_timeout`.
 
-mod checkpoint;
 mod codec;
 mod conversations;
 mod directory;
@@ -67,8 +66,6 @@ pub struct SqliteStore {
     probe: Arc<tokio::sync::Mutex<Option<SqliteConnection>>>,
     /// How the probe connects: like the pool, with a shorter busy timeout.
     probe_options: SqliteConnectOptions,
-    /// Copies the WAL back into the database beside the writers, while any clone lives.
-    _checkpointer: Arc<checkpoint::Checkpointer>,
 }
 
 impl SqliteStore {
@@ -105,9 +102,6 @@ impl SqliteStore {
             // Without a limit the WAL file keeps its high-water size after a burst (seen at
             // 150 MiB next to a 12 MiB database in the ingest benchmark).
             .pragma("journal_size_limit", "67108864");
-        let checkpoints = connect.clone();
-        // Checkpoints run in the background (`checkpoint.rs`), not inside a commit.
-        let connect = connect.pragma("wal_autocheckpoint", "0");
         let probe_options = connect
             .clone()
             .busy_timeout(options.busy_timeout.min(PROBE_WAIT));
@@ -119,7 +113,6 @@ impl SqliteStore {
             .await?;
         migrations::run(&pool).await?;
         Ok(SqliteStore {
-            _checkpointer: Arc::new(checkpoint::Checkpointer::start(checkpoints)),
             pool,
             probe: Arc::default(),
             probe_options,
