@@ -101,3 +101,59 @@ pub async fn run(
     result.latencies_us.sort_unstable();
     result
 }
+
+/// Sends `requests` requests at a fixed `per_second` rate, each at its scheduled time whether
+/// or not earlier ones were answered (an open loop, as providers send): latency then includes
+/// any queueing the service causes, not the client's. Each request's latency counts from its
+/// scheduled time.
+pub async fn run_at_rate(
+    requests: usize,
+    per_second: f64,
+    make: MakeRequest,
+    expect: fn(reqwest::StatusCode) -> bool,
+) -> LoadResult {
+    let started = Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / per_second.max(1e-3));
+    let mut sent = Vec::with_capacity(requests);
+    for i in 0..requests {
+        let at = started + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(at.into()).await;
+        let request = make(i);
+        sent.push(tokio::spawn(async move {
+            let good = match request.send().await {
+                Ok(r) => {
+                    let status = r.status();
+                    let _ = r.bytes().await;
+                    expect(status)
+                }
+                Err(_) => false,
+            };
+            (
+                u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX),
+                good,
+            )
+        }));
+    }
+    let mut result = LoadResult {
+        ok: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies_us: Vec::with_capacity(requests),
+    };
+    for task in sent {
+        match task.await {
+            Ok((latency, good)) => {
+                result.latencies_us.push(latency);
+                if good {
+                    result.ok += 1;
+                } else {
+                    result.errors += 1;
+                }
+            }
+            Err(_) => result.errors += 1,
+        }
+    }
+    result.elapsed = started.elapsed();
+    result.latencies_us.sort_unstable();
+    result
+}

@@ -171,8 +171,10 @@ pub async fn start(
             },
         );
     }
+    let ingest = crate::ingest_writer::IngestWriter::start(runtime.store.clone());
     let state = AppState {
         store: runtime.store,
+        ingest,
         zendesk,
         sources: Arc::new(sources),
         admin_token: Arc::from(runtime.admin_token.as_str()),

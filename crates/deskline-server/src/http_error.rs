@@ -15,7 +15,14 @@ pub struct HttpError {
     pub code: &'static str,
     /// What is wrong, for a person.
     pub message: String,
+    /// Seconds after which the same request may succeed (`Retry-After`), for answers that
+    /// say "not now" rather than "never".
+    pub retry_after: Option<u64>,
 }
+
+/// How long a provider is asked to wait after deskline could not store its event: long enough
+/// for a busy database to drain, short enough that the call is not held up for long.
+pub const STORAGE_RETRY_AFTER_SECS: u64 = 2;
 
 impl HttpError {
     /// Builds an error answer.
@@ -24,6 +31,7 @@ impl HttpError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -42,23 +50,32 @@ impl HttpError {
         HttpError::new(StatusCode::NOT_FOUND, code, message)
     }
 
-    /// 500 for a storage failure; the detail goes to the log, not to the caller.
+    /// 503 with `Retry-After` for a storage failure, naming the problem: providers retry a
+    /// 503 (many give up on a 500), and the database's trouble is usually over in seconds.
     pub fn storage(e: &deskline_store::StoreError) -> HttpError {
         tracing::error!(error = %e, "storage failure");
-        HttpError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
-            "the event could not be stored; retry later",
-        )
+        let problem = e.outage().unwrap_or_else(|| e.to_string());
+        HttpError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "storage_unavailable",
+            message: format!("storage is unavailable: {problem}; retry later"),
+            retry_after: Some(STORAGE_RETRY_AFTER_SECS),
+        }
     }
 }
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(json!({"error": self.code, "message": self.message})),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

@@ -77,8 +77,9 @@ pub(crate) async fn read_body(
         })
 }
 
-/// Stores an event with its jobs (one transaction), counts it, and wakes the workers of the
-/// queues it added jobs to. Every inbound route stores through here.
+/// Stores an event with its jobs (one transaction, shared with concurrent deliveries), counts
+/// it, and wakes the workers of the queues it added jobs to. Every inbound route stores through
+/// here. When the database cannot take it, the answer is 503 with `Retry-After`, naming why.
 pub(crate) async fn store_event(
     state: &AppState,
     event: NewInboundEvent,
@@ -87,11 +88,11 @@ pub(crate) async fn store_event(
     let source = event.source.clone();
     let mut queues: Vec<String> = jobs.iter().map(|j| j.queue.clone()).collect();
     queues.dedup();
-    let outcome = state
-        .store
-        .ingest(event, jobs)
-        .await
-        .map_err(|e| HttpError::storage(&e))?;
+    let outcome = state.ingest.ingest(event, jobs).await.map_err(|e| {
+        let mut answer = HttpError::storage(&e);
+        answer.message = format!("the event was not stored: {}", answer.message);
+        answer
+    })?;
     let duplicate = matches!(outcome, Ingested::Duplicate { .. });
     if !duplicate {
         for queue in &queues {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod handoff_hook;
 pub mod health;
 pub mod http_error;
+pub mod ingest_writer;
 pub mod ingress;
 pub mod listener;
 pub mod lookup;

@@ -39,6 +39,8 @@ pub struct Source {
 pub struct AppState {
     /// Events, jobs, links and the directory.
     pub store: Arc<dyn Store>,
+    /// Where ingress stores events: concurrent deliveries share a transaction (group commit).
+    pub ingest: crate::ingest_writer::IngestWriter,
     /// The Zendesk client.
     pub zendesk: ZendeskClient,
     /// Sources by name.

@@ -68,6 +68,10 @@ pub enum StoreError {
         /// What was attempted.
         action: &'static str,
     },
+    /// The database could not take a write, for the reason given (locked, disk error, ...):
+    /// every item of a group commit that failed as a whole gets this.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// A stored value could not be decoded (hand-edited row, newer schema, ...).
     #[error("malformed stored data: {0}")]
     Corrupt(String),
@@ -110,6 +114,7 @@ impl StoreError {
                 }
                 _ => false,
             },
+            StoreError::Unavailable(_) => true,
             _ => false,
         }
     }
@@ -128,6 +133,56 @@ fn is_postgres_unavailable(db: &dyn sqlx::error::DatabaseError) -> bool {
 fn is_postgres_bad_value(db: &dyn sqlx::error::DatabaseError) -> bool {
     db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
         .is_some_and(|pg| pg.code().starts_with("22"))
+}
+
+impl StoreError {
+    /// What is wrong with the database itself, in a few words for an operator, when the
+    /// failure is the database's (locked, disk, unreachable) rather than the request's; `None`
+    /// for a rejected write, a missing row or a wrong state.
+    pub fn outage(&self) -> Option<String> {
+        let err = match self {
+            StoreError::Database(err) => err,
+            StoreError::Unavailable(problem) => return Some(problem.clone()),
+            _ => return None,
+        };
+        Some(match err {
+            sqlx::Error::PoolTimedOut => {
+                "no database connection became free in time (the database is overloaded)".into()
+            }
+            sqlx::Error::PoolClosed => "the database is shut down".into(),
+            sqlx::Error::WorkerCrashed => "a database connection stopped working".into(),
+            sqlx::Error::Io(e) => format!("I/O error reaching the database: {e}"),
+            sqlx::Error::Database(db) if is_postgres_unavailable(db.as_ref()) => {
+                format!("PostgreSQL cannot take work now: {}", db.message())
+            }
+            sqlx::Error::Database(db)
+                if db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some() =>
+            {
+                return None
+            }
+            // SQLite's result codes: the primary code is the low byte of the extended one.
+            sqlx::Error::Database(db) => {
+                let primary = db
+                    .code()
+                    .and_then(|c| c.parse::<i64>().ok())
+                    .map(|c| c & 0xff);
+                match primary {
+                    Some(5) | Some(6) => "the database is locked: another writer held it \
+                                          longer than the busy timeout"
+                        .into(),
+                    Some(8) => "the database is read-only".into(),
+                    Some(10) => format!("disk I/O error: {}", db.message()),
+                    Some(11) => "the database file is corrupt".into(),
+                    Some(13) => "the disk is full".into(),
+                    Some(14) => "the database file cannot be opened".into(),
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        })
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

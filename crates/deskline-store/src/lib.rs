@@ -38,6 +38,9 @@ pub fn expiry(now: DateTime<Utc>, ttl: std::time::Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// One delivery for [`Store::ingest_batch`]: the event and the jobs it causes.
+pub type IngestItem = (NewInboundEvent, Vec<NewJob>);
+
 /// Durable storage for inbound events, the job queue, links and the agent directory.
 ///
 /// Every implementation must pass the shared test suite in `tests/suite`. Notes for the
@@ -56,6 +59,21 @@ pub trait Store: Send + Sync + 'static {
         event: NewInboundEvent,
         jobs: Vec<NewJob>,
     ) -> Result<Ingested, StoreError>;
+
+    /// Stores several deliveries at once, answering each exactly as [`Store::ingest`] would
+    /// answer it alone, in the order given: a redelivery, inside the batch or of an event stored
+    /// before, is [`Ingested::Duplicate`]; one item's rejected job fails that item alone.
+    /// Returns only after every stored item is durable, so no answer runs ahead of its commit.
+    ///
+    /// Backends override it to write the batch in one transaction (group commit); this one
+    /// ingests the items one by one.
+    async fn ingest_batch(&self, items: Vec<IngestItem>) -> Vec<Result<Ingested, StoreError>> {
+        let mut answers = Vec::with_capacity(items.len());
+        for (event, jobs) in items {
+            answers.push(self.ingest(event, jobs).await);
+        }
+        answers
+    }
 
     /// Inserts a job that belongs to no inbound event (periodic work such as a directory sync).
     async fn enqueue(&self, job: NewJob, now: DateTime<Utc>) -> Result<Enqueued, StoreError>;

@@ -146,7 +146,7 @@ async fn without_migrating_a_new_file_is_refused_then_accepted_once_migrated() {
         ..SqliteOptions::default()
     };
     match SqliteStore::open_with(harness.path(), check_only()).await {
-        Err(StoreError::SchemaBehind { pending }) => assert_eq!(pending, vec![1, 2]),
+        Err(StoreError::SchemaBehind { pending }) => assert_eq!(pending, vec![1, 2, 3, 4]),
         other => panic!("expected SchemaBehind, got {other:?}"),
     }
     SqliteStore::open(harness.path())
@@ -158,5 +158,66 @@ async fn without_migrating_a_new_file_is_refused_then_accepted_once_migrated() {
         .await
         .expect("the schema is current");
     store.health().await.expect("health");
+}
+
+/// Polls `fut` up to `polls` times, pausing `pause` between polls so the connection's worker
+/// thread moves on meanwhile, then drops it unless it finished: a caller whose request is
+/// dropped at an arbitrary point (a client that hung up, a timeout).
+async fn cancel_after<F: std::future::Future>(fut: F, polls: usize, pause: std::time::Duration) {
+    use std::task::Poll;
+    let mut fut = std::pin::pin!(fut);
+    for _ in 0..polls {
+        let done = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_ready())).await;
+        if done {
+            return;
+        }
+        std::thread::sleep(pause);
+    }
+}
+
+/// The wedge of issue 10: a write transaction whose caller was dropped while it began went back
+/// to the pool still open, holding SQLite's write lock. Every other writer then waited out the
+/// busy timeout ("database is locked") and every later write on that connection failed with
+/// "attempted to call begin_with at non-zero transaction depth", until a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_dropped_midway_leave_no_transaction_open() {
+    let harness = SqliteHarness::new();
+    let store = SqliteStore::open_with(
+        harness.path(),
+        deskline_store::SqliteOptions {
+            max_connections: 2,
+            busy_timeout: std::time::Duration::from_millis(500),
+            ..deskline_store::SqliteOptions::default()
+        },
+    )
+    .await
+    .expect("open");
+    let now = chrono::Utc::now();
+    for i in 0..1500usize {
+        let job = deskline_store::NewJob::new("sync", "zendesk", serde_json::json!({}), now);
+        let pause = std::time::Duration::from_micros(5 + (i as u64 * 37) % 120);
+        cancel_after(store.enqueue(job, now), 1 + i % 9, pause).await;
+    }
+    // Every connection must be usable again, and nobody may be holding the write lock.
+    for i in 0..20 {
+        let job = deskline_store::NewJob::new("sync", "zendesk", serde_json::json!({}), now);
+        store
+            .enqueue(job, now)
+            .await
+            .unwrap_or_else(|e| panic!("write {i} after the dropped ones: {e}"));
+        let event = deskline_store::NewInboundEvent {
+            source: "myoperator".into(),
+            kind: "call.ended".into(),
+            dedupe_key: format!("after-{i}"),
+            received_at: now,
+            headers: serde_json::json!({}),
+            raw_body: b"{}".to_vec(),
+            normalized: serde_json::json!({}),
+        };
+        store
+            .ingest(event, Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("ingest {i} after the dropped writes: {e}"));
+    }
     store.close().await;
 }

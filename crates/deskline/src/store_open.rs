@@ -18,7 +18,7 @@ pub async fn open(config: &Config, schema: SchemaPolicy) -> anyhow::Result<Arc<d
             path,
             SqliteOptions {
                 schema,
-                ..SqliteOptions::default()
+                ..config.storage.sqlite_options()
             },
         )
         .await

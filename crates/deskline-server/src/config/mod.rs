@@ -111,6 +111,19 @@ pub struct StorageConfig {
     /// A PostgreSQL database, `postgres://user:password@host:5432/database`, instead of the
     /// SQLite file: for several instances on one database.
     pub url: Option<String>,
+    /// How long a write waits for another writer before the request is answered 503.
+    #[serde(with = "humantime_serde")]
+    pub busy_timeout: Duration,
+}
+
+impl StorageConfig {
+    /// The SQLite store's tuning for this configuration.
+    pub fn sqlite_options(&self) -> deskline_store::SqliteOptions {
+        deskline_store::SqliteOptions {
+            busy_timeout: self.busy_timeout,
+            ..deskline_store::SqliteOptions::default()
+        }
+    }
 }
 
 impl Default for StorageConfig {
@@ -118,6 +131,7 @@ impl Default for StorageConfig {
         StorageConfig {
             sqlite_path: PathBuf::from("deskline-data/deskline.db"),
             url: None,
+            busy_timeout: Duration::from_secs(5),
         }
     }
 }

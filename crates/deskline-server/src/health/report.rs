@@ -105,10 +105,13 @@ pub async fn build(state: &AppState, address_key: &str, with_jobs: bool) -> Stat
         Ok(()) => true,
         Err(e) => {
             tracing::error!(error = %e, "store is not healthy");
+            let cause = e.outage().unwrap_or_else(|| e.to_string());
             problems.push(Problem {
-                key: "storage.sqlite_path".into(),
-                problem: "the store does not answer: calls cannot be accepted".into(),
-                fix: "check the database file, its disk and its permissions".into(),
+                key: "storage".into(),
+                problem: format!("the store does not answer ({cause}): calls cannot be accepted"),
+                fix: "check the database (storage.sqlite_path's file, its disk and permissions, \
+                      or the server at storage.url)"
+                    .into(),
             });
             false
         }

@@ -365,6 +365,15 @@ pub async fn run(
             break;
         }
         while running.try_join_next().is_some() {}
+        if let Some(nap) = paused(&state, queue).await {
+            // No claim at all while the queue is paused, and no waking up for every job queued
+            // meanwhile: a claim would find nothing, yet take the write lock.
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = tokio::time::sleep(nap) => {}
+            }
+            continue;
+        }
         let mut free = concurrency.saturating_sub(running.len());
         if queue == call_ticket::ZENDESK_QUEUE && state.helpdesk.breaker.open().is_some() {
             // Half-open: one job probes Zendesk, the rest wait for its answer.
@@ -407,6 +416,26 @@ pub async fn run(
     }
     // Let jobs in flight finish so their outcome is recorded; their leases are renewed meanwhile.
     while running.join_next().await.is_some() {}
+}
+
+/// How long to wait before looking at `queue` again when it is paused; `None` when it is not.
+/// The wait ends with the pause, but the pause is read again at least every second (or every
+/// poll interval, if longer), so one lifted early is noticed; that read takes no write lock.
+async fn paused(state: &AppState, queue: &str) -> Option<Duration> {
+    let now = state.clock.now();
+    match state.store.queue_paused_until(queue, now).await {
+        Ok(Some(pause)) => {
+            let left = (pause.paused_until - now).to_std().unwrap_or_default();
+            let recheck = state.worker.poll_interval.max(Duration::from_secs(1));
+            Some(left.min(recheck).max(Duration::from_millis(10)))
+        }
+        Ok(None) => None,
+        Err(e) => {
+            // Claiming would fail the same way; try again after a poll interval.
+            tracing::error!(error = %e, "cannot read the queue's pause");
+            Some(state.worker.poll_interval)
+        }
+    }
 }
 
 /// A task that stops when its handle is dropped.

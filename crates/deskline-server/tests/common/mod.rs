@@ -254,7 +254,8 @@ pub async fn start_service(
     };
     let (zendesk_url, zendesk_email, zendesk_token) =
         Runtime::remote_zendesk(&resolved).expect("a remote Zendesk (the sandbox)");
-    let store = SqliteStore::open(&resolved.config.storage.sqlite_path)
+    let storage = &resolved.config.storage;
+    let store = SqliteStore::open_with(&storage.sqlite_path, storage.sqlite_options())
         .await
         .expect("the SQLite store opens");
     let runtime = Runtime {

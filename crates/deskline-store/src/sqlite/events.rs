@@ -11,6 +11,7 @@ use crate::types::{
     Enqueued, EventFilter, EventId, EventSummary, InboundEvent, Ingested, JobId, NewInboundEvent,
     NewJob, MAX_LIST_LIMIT,
 };
+use crate::IngestItem;
 
 /// Stores the event and its jobs atomically, or recognises a redelivery.
 pub(super) async fn ingest(
@@ -21,6 +22,84 @@ pub(super) async fn ingest(
     // Dropping `tx` on any early return rolls everything back: an event is never stored
     // without all of its jobs.
     let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    let ingested = ingest_in(&mut tx, &event, &jobs).await?;
+    match ingested {
+        // Nothing was written: end the transaction without a commit to sync.
+        Ingested::Duplicate { .. } => tx.rollback().await?,
+        Ingested::Stored { .. } => tx.commit().await?,
+    }
+    Ok(ingested)
+}
+
+/// Stores many deliveries in one write transaction (group commit): one lock, one commit and
+/// one WAL sync for the lot, instead of one each. Each item runs inside its own savepoint, so a
+/// rejected item is undone alone and the others still commit; a redelivery inside the batch
+/// sees the earlier item's row and is a duplicate, as it would be one request later.
+pub(super) async fn ingest_batch(
+    pool: &SqlitePool,
+    items: Vec<IngestItem>,
+) -> Vec<Result<Ingested, StoreError>> {
+    let count = items.len();
+    match write_batch(pool, &items).await {
+        Ok(answers) => answers,
+        Err(e) => {
+            // Nothing of the batch is stored; every item gets the database's reason.
+            let problem = e.outage().unwrap_or_else(|| e.to_string());
+            (0..count)
+                .map(|_| Err(StoreError::Unavailable(problem.clone())))
+                .collect()
+        }
+    }
+}
+
+/// The batch's transaction: `Err` when it failed as a whole (nothing committed), else one
+/// answer per item.
+async fn write_batch(
+    pool: &SqlitePool,
+    items: &[IngestItem],
+) -> Result<Vec<Result<Ingested, StoreError>>, StoreError> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    let mut answers = Vec::with_capacity(items.len());
+    let mut wrote = false;
+    for (event, jobs) in items {
+        sqlx::query("SAVEPOINT ingest_item")
+            .execute(&mut *tx)
+            .await?;
+        match ingest_in(&mut tx, event, jobs).await {
+            Ok(ingested) => {
+                wrote |= matches!(ingested, Ingested::Stored { .. });
+                answers.push(Ok(ingested));
+            }
+            // The database itself failed: the rest would too, and SQLite may have ended the
+            // transaction already. Fail the batch; the transaction's drop rolls back.
+            Err(e) if e.outage().is_some() => return Err(e),
+            Err(e) => {
+                sqlx::query("ROLLBACK TO ingest_item")
+                    .execute(&mut *tx)
+                    .await?;
+                answers.push(Err(e));
+            }
+        }
+        sqlx::query("RELEASE ingest_item").execute(&mut *tx).await?;
+    }
+    if wrote {
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(answers)
+}
+
+/// Writes one event and its jobs inside the caller's transaction. On `Err` the caller must
+/// undo what was written (roll back, or back to its savepoint).
+async fn ingest_in(
+    conn: &mut SqliteConnection,
+    event: &NewInboundEvent,
+    jobs: &[NewJob],
+) -> Result<Ingested, StoreError> {
     // ON CONFLICT DO NOTHING rather than check-then-insert: the unique index decides between
     // concurrent identical deliveries, here and in Postgres alike.
     let inserted: Option<i64> = sqlx::query_scalar(
@@ -37,7 +116,7 @@ pub(super) async fn ingest(
     .bind(event.headers.to_string())
     .bind(&event.raw_body)
     .bind(event.normalized.to_string())
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
 
     let Some(event_id) = inserted else {
@@ -46,9 +125,8 @@ pub(super) async fn ingest(
         )
         .bind(&event.source)
         .bind(&event.dedupe_key)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
-        tx.rollback().await?;
         return Ok(Ingested::Duplicate {
             event_id: EventId(existing),
         });
@@ -56,13 +134,12 @@ pub(super) async fn ingest(
 
     let mut job_ids = Vec::with_capacity(jobs.len());
     let mut existing_unique = Vec::new();
-    for job in &jobs {
-        match insert_job(&mut tx, job, Some(event_id), event.received_at).await? {
+    for job in jobs {
+        match insert_job(conn, job, Some(event_id), event.received_at).await? {
             Enqueued::Inserted(id) => job_ids.push(id),
             Enqueued::UniqueExists(id) => existing_unique.push(id),
         }
     }
-    tx.commit().await?;
     Ok(Ingested::Stored {
         event_id: EventId(event_id),
         job_ids,

@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "leases",
         include_str!("../../migrations/sqlite/0003_leases.sql"),
     ),
+    (
+        4,
+        "claim indexes",
+        include_str!("../../migrations/sqlite/0004_claim_indexes.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -19,6 +19,7 @@ mod retention;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,14 +27,18 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{ConnectOptions, Connection, SqliteConnection};
 
 use crate::error::StoreError;
 use crate::types::*;
-use crate::{SchemaPolicy, Store};
+use crate::{IngestItem, SchemaPolicy, Store};
 
 /// The statement every multi-statement write transaction starts with: take the write lock
 /// first, so a transaction never has to upgrade a read snapshot that another writer moved on.
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+/// Longest the health check waits for the write lock: a readiness probe must answer quickly.
+const PROBE_WAIT: Duration = Duration::from_secs(1);
 
 /// Tuning for [`SqliteStore::open_with`].
 #[derive(Debug, Clone)]
@@ -61,6 +66,11 @@ impl Default for SqliteOptions {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The health check's own connection, outside the pool: it takes the write lock and
+    /// gives it back at once, and is replaced after any failure.
+    probe: Arc<tokio::sync::Mutex<Option<SqliteConnection>>>,
+    /// How the probe connects: like the pool, with a shorter busy timeout.
+    probe_options: SqliteConnectOptions,
 }
 
 impl SqliteStore {
@@ -97,8 +107,13 @@ impl SqliteStore {
             // Without a limit the WAL file keeps its high-water size after a burst (seen at
             // 150 MiB next to a 12 MiB database in the ingest benchmark).
             .pragma("journal_size_limit", "67108864");
+        let probe_options = connect
+            .clone()
+            .busy_timeout(options.busy_timeout.min(PROBE_WAIT));
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+            .after_release(|conn, _| Box::pin(reusable(conn)))
             .connect_with(connect)
             .await?;
         match options.schema {
@@ -111,13 +126,62 @@ impl SqliteStore {
                 }
             }
         }
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            probe: Arc::default(),
+            probe_options,
+        })
     }
 
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Whether a connection coming back to the pool may be handed out again: not if it is still
+/// inside a transaction.
+///
+/// sqlx 0.8.6 can let one through. `begin_with("BEGIN IMMEDIATE")` runs the BEGIN, then awaits
+/// once more (to confirm the transaction started) before it builds the `Transaction` whose drop
+/// rolls back; a caller dropped at that await (a client that hung up, a timeout) leaves the
+/// transaction open with nothing to end it. A transaction SQLite ended by itself (after an I/O
+/// error) leaves sqlx's depth counter up the same way. The pool's own release check is a ping,
+/// so such a connection went back into service holding the write lock: every other writer
+/// waited out the busy timeout, and every transaction begun on it failed with "attempted to
+/// call begin_with at non-zero transaction depth", until a restart. Closing it instead rolls
+/// the transaction back and releases the lock; the pool opens a fresh connection when needed.
+async fn reusable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // A dropped `Transaction` only queues its ROLLBACK: let it run before judging.
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!(
+            "a database connection came back inside an unfinished transaction; \
+             closing it, which rolls the transaction back"
+        );
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Takes the write lock and releases it at once, waiting at most the probe's busy timeout.
+async fn probe_write_lock(
+    slot: &tokio::sync::Mutex<Option<SqliteConnection>>,
+    options: &SqliteConnectOptions,
+) -> Result<(), StoreError> {
+    let mut slot = slot.lock().await;
+    let mut conn = match slot.take() {
+        Some(conn) => conn,
+        None => options.connect().await?,
+    };
+    sqlx::query(BEGIN_WRITE).execute(&mut conn).await?;
+    sqlx::query("ROLLBACK").execute(&mut conn).await?;
+    // Kept only after a clean round: a failed one may have left it in any state.
+    *slot = Some(conn);
+    Ok(())
 }
 
 #[async_trait]
@@ -128,6 +192,10 @@ impl Store for SqliteStore {
         jobs: Vec<NewJob>,
     ) -> Result<Ingested, StoreError> {
         events::ingest(&self.pool, event, jobs).await
+    }
+
+    async fn ingest_batch(&self, items: Vec<IngestItem>) -> Vec<Result<Ingested, StoreError>> {
+        events::ingest_batch(&self.pool, items).await
     }
 
     async fn enqueue(&self, job: NewJob, now: DateTime<Utc>) -> Result<Enqueued, StoreError> {
@@ -392,7 +460,12 @@ impl Store for SqliteStore {
     }
 
     async fn health(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        // Reads keep working while another connection holds the write lock, so only taking the
+        // lock shows whether a write would get through. In a task of its own, so a readiness
+        // request that gives up cannot leave the probe between its BEGIN and its ROLLBACK.
+        let (probe, options) = (self.probe.clone(), self.probe_options.clone());
+        tokio::spawn(async move { probe_write_lock(&probe, &options).await })
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("the storage check stopped: {e}")))?
     }
 }

@@ -4,6 +4,7 @@
 //! harness and instantiates everything with [`store_suite!`], so a new backend (Postgres) gets
 //! every test by construction and cannot forget one.
 
+pub mod batch;
 pub mod claim;
 pub mod conversations;
 pub mod ingest;
@@ -39,6 +40,14 @@ macro_rules! store_suite {
             concurrent_duplicates_store_once,
             failed_job_insert_stores_nothing,
             list_events_filters_and_pages,
+        });
+        $crate::store_suite!(@module $harness; batch {
+            batch_answers_each_item_in_order,
+            duplicates_inside_and_across_batches,
+            a_bad_item_fails_alone,
+            unique_jobs_across_a_batch,
+            an_empty_batch_answers_nothing,
+            concurrent_batches_store_each_delivery_once,
         });
         $crate::store_suite!(@module $harness; claim {
             claims_due_jobs_in_order,
