@@ -162,8 +162,8 @@ fn job_for(state: &AppState, kind: &str, dedupe_key: &str, body: &Value) -> Opti
 /// Zendesk does not document whether it JSON-escapes placeholder values; if a reply with a
 /// quote or a line break arrives unescaped, refusing it would lose the reply (Zendesk does not
 /// retry a 4xx). The signature is already verified, so the body is Zendesk's; deskline reads
-/// the comment itself from Zendesk and needs only these fields.
-fn lenient_trigger_body(raw: &[u8]) -> Option<Value> {
+/// the comment itself from Zendesk and needs only these fields. Public for the fuzz targets.
+pub fn lenient_trigger_body(raw: &[u8]) -> Option<Value> {
     let text = std::str::from_utf8(raw).ok()?;
     let field = |name: &str| -> Option<String> {
         let start = text.find(&format!("\"{name}\":\""))? + name.len() + 4;
@@ -185,7 +185,8 @@ fn lenient_trigger_body(raw: &[u8]) -> Option<Value> {
 /// What kind of Zendesk event a body is, and the key that recognises its redelivery: the
 /// envelope's own `id` for event subscriptions; for trigger payloads, which carry no id, a
 /// digest of the body (a retried delivery sends the same body under a new timestamp).
-fn classify(body: &Value, raw: &[u8]) -> (String, String) {
+/// Public for the fuzz targets.
+pub fn classify(body: &Value, raw: &[u8]) -> (String, String) {
     let event_type = body.get("type").and_then(Value::as_str);
     let id = body.get("id").and_then(Value::as_str);
     match (event_type, id) {
