@@ -16,13 +16,18 @@ fuzz_target!(|data: &[u8]| {
     let names: Vec<&str> = names_text.lines().collect();
     let body = p[1];
     let out = json_members(body, &names);
-    let parsed = serde_json::from_slice::<Value>(body).ok();
-    let Some(Value::Object(original)) = parsed else {
-        assert!(
-            out.is_none(),
-            "a body that is not a JSON object was redacted"
-        );
-        return;
+    let original = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(o)) => o,
+        // Valid JSON syntax that `Value` cannot hold (`1e999`): redaction reads raw text and
+        // does not evaluate numbers, so it rightly takes such a body; there is no oracle here.
+        Err(e) if e.to_string().starts_with("number out of range") => return,
+        _ => {
+            assert!(
+                out.is_none(),
+                "a body that is not a JSON object was redacted"
+            );
+            return;
+        }
     };
     let out = out.expect("a JSON object is redacted");
     let Ok(Value::Object(kept)) = serde_json::from_slice::<Value>(&out) else {
