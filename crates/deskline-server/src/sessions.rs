@@ -108,13 +108,19 @@ struct ContactBody {
 
 /// A checked session registration.
 #[derive(Debug, PartialEq)]
-struct NewSession {
-    session_id: String,
-    caller: String,
-    details: SessionDetails,
-    name: Option<String>,
-    email: Option<String>,
-    external_id: Option<String>,
+pub struct NewSession {
+    /// The AI platform's id of the call.
+    pub session_id: String,
+    /// The caller's number in E.164.
+    pub caller: String,
+    /// The agent and the number reached.
+    pub details: SessionDetails,
+    /// The contact's name, if given.
+    pub name: Option<String>,
+    /// The contact's email, lower-cased, if given.
+    pub email: Option<String>,
+    /// The contact's id on the AI platform, if given.
+    pub external_id: Option<String>,
 }
 
 fn bad(message: impl Into<String>) -> HttpError {
@@ -135,8 +141,8 @@ fn text(v: Option<&Value>, field: &str) -> Result<Option<String>, HttpError> {
 }
 
 /// Reads and checks a registration. The caller's number must normalise to E.164: a session
-/// without one could never be tied to a ticket.
-fn parse_session(raw: &[u8], phones: &PhoneParser) -> Result<NewSession, HttpError> {
+/// without one could never be tied to a ticket. Public for the fuzz targets.
+pub fn parse_session(raw: &[u8], phones: &PhoneParser) -> Result<NewSession, HttpError> {
     let body: SessionBody = serde_json::from_slice(raw)
         .map_err(|e| bad(format!("the body is not a session object: {e}")))?;
     let session_id = text(body.session_id.as_ref(), "sessionId")?

@@ -162,8 +162,8 @@ fn job_for(state: &AppState, kind: &str, dedupe_key: &str, body: &Value) -> Opti
 /// Zendesk does not document whether it JSON-escapes placeholder values; if a reply with a
 /// quote or a line break arrives unescaped, refusing it would lose the reply (Zendesk does not
 /// retry a 4xx). The signature is already verified, so the body is Zendesk's; deskline reads
-/// the comment itself from Zendesk and needs only these fields.
-fn lenient_trigger_body(raw: &[u8]) -> Option<Value> {
+/// the comment itself from Zendesk and needs only these fields. Public for the fuzz targets.
+pub fn lenient_trigger_body(raw: &[u8]) -> Option<Value> {
     let text = std::str::from_utf8(raw).ok()?;
     let field = |name: &str| -> Option<String> {
         let start = text.find(&format!("\"{name}\":\""))? + name.len() + 4;
@@ -185,11 +185,13 @@ fn lenient_trigger_body(raw: &[u8]) -> Option<Value> {
 /// What kind of Zendesk event a body is, and the key that recognises its redelivery: the
 /// envelope's own `id` for event subscriptions; for trigger payloads, which carry no id, a
 /// digest of the body (a retried delivery sends the same body under a new timestamp).
-fn classify(body: &Value, raw: &[u8]) -> (String, String) {
+/// Public for the fuzz targets.
+pub fn classify(body: &Value, raw: &[u8]) -> (String, String) {
     let event_type = body.get("type").and_then(Value::as_str);
     let id = body.get("id").and_then(Value::as_str);
     match (event_type, id) {
-        (Some(t), Some(id)) if t.starts_with("zen:event-type:") => (
+        // A blank id would make every such event a duplicate of the first.
+        (Some(t), Some(id)) if t.starts_with("zen:event-type:") && !id.trim().is_empty() => (
             format!("zendesk.{}", t.trim_start_matches("zen:event-type:")),
             id.to_string(),
         ),
@@ -283,6 +285,22 @@ async fn receive(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `zendesk_trigger` fuzz target: an event envelope with a blank `id` got an
+    /// empty dedupe key, so every such event after the first was taken for a redelivery.
+    #[test]
+    fn an_event_with_a_blank_id_is_keyed_by_its_body() {
+        let raw = br#"{"type":"zen:event-type:etc","id":"","d1etail":{"id":"0"}}"#;
+        let body: Value = serde_json::from_slice(raw).expect("JSON");
+        let (kind, key) = classify(&body, raw);
+        assert_eq!(kind, "zendesk.trigger");
+        assert!(key.starts_with("body:") && key.len() > 5, "{key}");
+        let named = json!({"type": "zen:event-type:ticket.created", "id": "evt-1"});
+        assert_eq!(
+            classify(&named, b"{}"),
+            ("zendesk.ticket.created".to_string(), "evt-1".to_string())
+        );
+    }
 
     #[test]
     fn a_configured_secret_other_than_the_provisioned_ones_is_warned_about() {

@@ -518,12 +518,7 @@ fn payload(inbound: &Inbound<'_>) -> Result<Payload, SourceError> {
     let body = inbound.body;
     let mut payload = Payload::default();
     if body.iter().all(u8::is_ascii_whitespace) {
-        let query = inbound
-            .url
-            .split_once('?')
-            .map(|(_, q)| q.split('#').next().unwrap_or(q))
-            .unwrap_or("");
-        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        for (k, v) in form_urlencoded::parse(inbound.query().as_bytes()) {
             if k != SECRET_PARAM {
                 payload.insert(k.into_owned(), v.into_owned());
             }
@@ -694,12 +689,7 @@ fn local_time(
 /// authenticated otherwise is the caller's call. An empty configured secret never verifies.
 pub fn verify(inbound: &Inbound<'_>, secret: &str) -> Result<(), VerifyError> {
     const WHAT: &str = "secret query parameter";
-    let query = inbound
-        .url
-        .split_once('?')
-        .map(|(_, q)| q.split('#').next().unwrap_or(q))
-        .unwrap_or("");
-    let given = form_urlencoded::parse(query.as_bytes())
+    let given = form_urlencoded::parse(inbound.query().as_bytes())
         .find(|(k, _)| k == SECRET_PARAM)
         .map(|(_, v)| v.into_owned())
         .filter(|v| !v.is_empty())

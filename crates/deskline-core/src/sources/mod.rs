@@ -21,6 +21,11 @@ pub struct Inbound<'a> {
 }
 
 impl<'a> Inbound<'a> {
+    /// The URL's query string, without the `?`; empty when it has none.
+    pub fn query(&self) -> &'a str {
+        url_query(self.url)
+    }
+
     /// The first value of a header (name in lower case).
     pub fn header(&self, name: &str) -> Option<&'a str> {
         self.headers
@@ -33,6 +38,13 @@ impl<'a> Inbound<'a> {
     pub fn content_type(&self) -> Option<&'a str> {
         self.header("content-type")
     }
+}
+
+/// The query string of `url` (without the `?`), empty when it has none. The fragment is cut
+/// off first: a `?` inside it (`…#part?x=1`) starts no query.
+pub fn url_query(url: &str) -> &str {
+    let before_fragment = url.split_once('#').map_or(url, |(u, _)| u);
+    before_fragment.split_once('?').map_or("", |(_, q)| q)
 }
 
 /// Why a provider-specific signature or token check failed. Messages never contain secrets.

@@ -420,9 +420,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The first value of a query parameter of `url`.
 fn query_param(url: &str, name: &str) -> Option<String> {
-    let query = url.split_once('?')?.1;
-    let query = query.split('#').next().unwrap_or(query);
-    form_urlencoded::parse(query.as_bytes())
+    form_urlencoded::parse(super::url_query(url).as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }

@@ -598,3 +598,28 @@ fn a_secret_in_the_url_is_checked() {
         assert_eq!(verify(&inbound, secret), expected, "{url}");
     }
 }
+
+/// Found by the `exotel` fuzz target: a `?` inside the fragment was read as the start of the
+/// query, so a secret (and call fields) written after `#` counted.
+#[test]
+fn a_question_mark_in_the_fragment_starts_no_query() {
+    let url = "https://deskline.example#com/hooks/so\u{fffd}\u{fffd}ce?secret=s1cret&CallSid=2d4f6a8c0e1b4d3f5a7c9e0b2d4f6a83&CallFrom=08970561234";
+    let inbound = Inbound {
+        body: b"",
+        headers: &[],
+        url,
+    };
+    assert_eq!(
+        verify(&inbound, "s1cret"),
+        Err(VerifyError::Missing("secret query parameter"))
+    );
+    assert_eq!(
+        parse(&inbound, &india(), &ExotelSettings::default()),
+        Err(SourceError::Empty)
+    );
+    let before = Inbound {
+        url: "https://deskline.example/hooks/exotel?secret=s1cret#part?secret=other",
+        ..inbound
+    };
+    assert_eq!(verify(&before, "s1cret"), Ok(()));
+}

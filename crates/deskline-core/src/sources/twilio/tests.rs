@@ -586,3 +586,20 @@ fn urls_are_tried_with_and_without_the_default_port() {
     );
     assert_eq!(url_variants("not a url"), vec!["not a url"]);
 }
+
+/// Found with the `exotel` fuzz target, which shares the query reading: a `?` inside the
+/// fragment starts no query, so a `bodySHA256` there is not the body's hash.
+#[test]
+fn a_body_hash_in_the_fragment_is_not_read() {
+    assert_eq!(
+        query_param("https://h.example/a#x?bodySHA256=abc", "bodySHA256"),
+        None
+    );
+    assert_eq!(
+        query_param(
+            "https://h.example/a?bodySHA256=abc#x?bodySHA256=def",
+            "bodySHA256"
+        ),
+        Some("abc".to_string())
+    );
+}
