@@ -33,8 +33,11 @@ const DEFAULT_CALLS: usize = 300;
 const INSTANCES: usize = 3;
 /// Deliveries in flight at once across the instances.
 const CONCURRENT_POSTS: usize = 16;
-/// After the kill, every job must be completed within this.
-const ALL_DONE_WITHIN: Duration = Duration::from_secs(45);
+/// After the kill, every job must be completed within this, plus [`ALL_DONE_PER_CALL`] per
+/// call (a debug build on a shared machine makes 20 to 40 tickets a second).
+const ALL_DONE_WITHIN: Duration = Duration::from_secs(30);
+/// Time allowed per call on top of [`ALL_DONE_WITHIN`].
+const ALL_DONE_PER_CALL: Duration = Duration::from_millis(60);
 /// Slack for requests already on their way when a 429 was answered, and for clock jitter.
 const TOLERANCE: chrono::Duration = chrono::Duration::milliseconds(150);
 
@@ -356,6 +359,7 @@ async fn three_instances_on_postgres_make_one_ticket_per_call_through_faults_and
     );
 
     // Every job completes, the killed instance's included.
+    let bound = ALL_DONE_WITHIN + ALL_DONE_PER_CALL * calls as u32;
     let jobs = loop {
         let jobs = jobs_by_state(&url).await;
         let unfinished: i64 = jobs
@@ -367,7 +371,7 @@ async fn three_instances_on_postgres_make_one_ticket_per_call_through_faults_and
             break jobs;
         }
         assert!(
-            killed_at.elapsed() < ALL_DONE_WITHIN,
+            killed_at.elapsed() < bound,
             "jobs left {:?} after the kill: {jobs:?}\n{}",
             killed_at.elapsed(),
             all_logs(&instances)
