@@ -1,5 +1,6 @@
 //! Starts the Zendesk sandbox and deskline in this process, on loopback ports, with a SQLite
-//! file in a temporary directory: the same wiring `deskline serve` does, minus the CLI.
+//! file in a temporary directory (or a fresh PostgreSQL database): the same wiring
+//! `deskline serve` does, minus the CLI.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,8 +10,9 @@ use anyhow::{bail, Context};
 use deskline_core::plan::CallFields;
 use deskline_server::app::{self, Runtime, Service};
 use deskline_server::config::{self, Config, SourceConfig};
-use deskline_store::{JobState, SqliteStore, Store};
+use deskline_store::{JobState, PgStore, SqliteStore, Store};
 use serde_json::Value;
+use sqlx::Connection;
 use tokio::net::TcpListener;
 use zendesk_sandbox::{SandboxConfig, SandboxHandle};
 
@@ -45,6 +47,58 @@ pub struct Harness {
     sandbox: Option<SandboxHandle>,
     service: Option<Service>,
     dir: tempfile::TempDir,
+    postgres: Option<BenchDatabase>,
+}
+
+/// A PostgreSQL database made for one run, dropped when the run stops.
+struct BenchDatabase {
+    /// The server's URL, to drop the database from.
+    server: String,
+    name: String,
+}
+
+impl BenchDatabase {
+    /// Creates a fresh database on the server at `server`; returns it and its URL.
+    async fn create(server: &str) -> anyhow::Result<(BenchDatabase, String)> {
+        let name = format!(
+            "deskline_bench_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos())
+        );
+        let mut admin = sqlx::PgConnection::connect(server)
+            .await
+            .context("no PostgreSQL answers at --postgres")?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .context("create the benchmark's database")?;
+        let start = server.find("://").map_or(0, |i| i + 3);
+        let path = server[start..]
+            .find('/')
+            .map_or(server.len(), |i| start + i);
+        let query = server[path..].find('?').map_or("", |q| &server[path + q..]);
+        let url = format!("{}/{name}{query}", &server[..path]);
+        Ok((
+            BenchDatabase {
+                server: server.to_string(),
+                name,
+            },
+            url,
+        ))
+    }
+
+    async fn drop_now(&self) {
+        if let Ok(mut admin) = sqlx::PgConnection::connect(&self.server).await {
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin)
+            .await;
+        }
+    }
 }
 
 /// deskline's configuration for the benchmark: one MyOperator source mapped to the
@@ -83,6 +137,16 @@ impl Harness {
         setup: &Setup,
         configure: impl FnOnce(&mut Config),
     ) -> anyhow::Result<Harness> {
+        Harness::start_on(setup, configure, None).await
+    }
+
+    /// Like [`Harness::start_with`], on a fresh database of the PostgreSQL server at `postgres`
+    /// (its URL) instead of a SQLite file when one is given.
+    pub async fn start_on(
+        setup: &Setup,
+        configure: impl FnOnce(&mut Config),
+        postgres: Option<&str>,
+    ) -> anyhow::Result<Harness> {
         let dir = tempfile::tempdir().context("temporary directory")?;
         let sandbox_listener = TcpListener::bind("127.0.0.1:0").await?;
         let sandbox = zendesk_sandbox::start(setup.sandbox.clone(), sandbox_listener)
@@ -92,8 +156,15 @@ impl Harness {
         let db = dir.path().join("deskline.db");
         let mut config = config(setup, &sandbox_url, &db);
         configure(&mut config);
+        let (store, postgres): (Arc<dyn Store>, _) = match postgres {
+            Some(server) => {
+                let (database, url) = BenchDatabase::create(server).await?;
+                config.storage.url = Some(url.clone());
+                (Arc::new(PgStore::connect(&url).await?), Some(database))
+            }
+            None => (Arc::new(SqliteStore::open(&db).await?), None),
+        };
         let resolved = config::validate(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).await?);
         let runtime = Runtime {
             store: store.clone(),
             zendesk_url: sandbox_url.clone(),
@@ -122,6 +193,7 @@ impl Harness {
             sandbox: Some(sandbox),
             service: Some(service),
             dir,
+            postgres,
         };
         harness.wait_for_directory().await?;
         Ok(harness)
@@ -172,6 +244,9 @@ impl Harness {
         }
         if let Some(s) = self.sandbox.take() {
             s.shutdown().await;
+        }
+        if let Some(db) = self.postgres.take() {
+            db.drop_now().await;
         }
     }
 

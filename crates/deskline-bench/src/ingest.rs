@@ -45,6 +45,10 @@ pub struct IngestArgs {
     /// 32-client ingest is measured at each level (jobs added straight into the database).
     #[arg(long, value_delimiter = ',', default_value = "0,100000,1000000")]
     pub backlogs: Vec<u64>,
+    /// Store on a fresh database of the PostgreSQL server at this URL (created for the run and
+    /// dropped after it) instead of a SQLite file; the backlog runs are skipped.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
 }
 
 fn row(name: &str, r: &LoadResult) -> Vec<String> {
@@ -79,7 +83,12 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         requests_per_minute: 700,
         workers: 4,
     };
-    let h = Harness::start(&setup).await?;
+    let h = Harness::start_on(&setup, |_| {}, args.postgres.as_deref()).await?;
+    let storage = if args.postgres.is_some() {
+        "PostgreSQL (a fresh database on the --postgres server)"
+    } else {
+        "SQLite (WAL, synchronous=NORMAL)"
+    };
     h.store
         .pause_queue(
             ZENDESK_QUEUE,
@@ -158,7 +167,13 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
 
     let db_path = h.data_dir().join("deskline.db");
     let mut backlog_runs = Vec::new();
-    for (level_index, &level) in args.backlogs.iter().enumerate() {
+    // The backlog's jobs are added with SQLite's SQL, straight into the file.
+    let backlogs = if args.postgres.is_some() {
+        &[][..]
+    } else {
+        &args.backlogs[..]
+    };
+    for (level_index, &level) in backlogs.iter().enumerate() {
         let waiting = waiting_jobs(&h).await?;
         if level > waiting {
             add_waiting_jobs(&db_path, level - waiting, level_index).await?;
@@ -179,9 +194,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         + fixed.as_ref().map_or(0, |f| f.ok)
         + backlog_runs.iter().map(|(_, r)| r.ok).sum::<usize>();
 
-    println!(
-        "ingest: {n} requests per run, {c} concurrent clients, keep-alive, SQLite (WAL, synchronous=NORMAL)"
-    );
+    println!("ingest: {n} requests per run, {c} concurrent clients, keep-alive, {storage}");
     println!(
         "  load average before: {load_before}, after: {}",
         load_average()
@@ -223,11 +236,15 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         ingest.percentile_ms(50.0) / baseline.percentile_ms(50.0).max(1e-9),
         ingest.percentile_ms(99.0) / baseline.percentile_ms(99.0).max(1e-9),
     );
-    println!(
-        "  jobs waiting in the paused queue: {available} ({stored} acknowledged, the rest added for the backlog runs); database {:.1} MiB + WAL {:.1} MiB",
-        db as f64 / (1024.0 * 1024.0),
-        wal as f64 / (1024.0 * 1024.0)
-    );
+    if args.postgres.is_some() {
+        println!("  jobs waiting in the paused queue: {available} ({stored} acknowledged)");
+    } else {
+        println!(
+            "  jobs waiting in the paused queue: {available} ({stored} acknowledged, the rest added for the backlog runs); database {:.1} MiB + WAL {:.1} MiB",
+            db as f64 / (1024.0 * 1024.0),
+            wal as f64 / (1024.0 * 1024.0)
+        );
+    }
     println!(
         "{}",
         json!({

@@ -10,129 +10,16 @@
 mod common;
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use sqlx::Connection;
 
+use common::postgres::{admin_url, database_url, start_sandbox, Database};
 use common::{deskline, free_port, run, Running};
 
 const SECRET: &str = "pg-serve-secret-0123456789";
 const ADMIN_TOKEN: &str = "pg-serve-admin-token";
-/// Put into the URL when the server's URL has no password (trust authentication ignores it),
-/// so the test can check it is never printed.
-const STAND_IN_PASSWORD: &str = "never-printed-pw";
-
-fn admin_url() -> String {
-    std::env::var("DESKLINE_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
-}
-
-/// `url` for database `name`, with a password: the server's own, or [`STAND_IN_PASSWORD`].
-/// Returns the URL and the password to look for in the output.
-fn database_url(url: &str, name: &str) -> (String, String) {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let (head, rest) = url.split_at(start);
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let query = tail.find('?').map_or("", |q| &tail[q..]);
-    let (authority, password) = match authority.rsplit_once('@') {
-        Some((user, host)) => match user.split_once(':') {
-            Some((_, pw)) => (authority.to_string(), pw.to_string()),
-            None => (
-                format!("{user}:{STAND_IN_PASSWORD}@{host}"),
-                STAND_IN_PASSWORD.to_string(),
-            ),
-        },
-        None => (authority.to_string(), String::new()),
-    };
-    (format!("{head}{authority}/{name}{query}"), password)
-}
-
-/// A fresh database, dropped (with any connection left to it) on drop.
-struct Database {
-    name: String,
-}
-
-impl Database {
-    async fn create() -> Database {
-        let name = format!(
-            "deskline_serve_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos())
-        );
-        let mut admin = connect_admin().await;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create the test database");
-        Database { name }
-    }
-}
-
-async fn connect_admin() -> sqlx::PgConnection {
-    let url = admin_url();
-    sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| {
-        panic!(
-            "no PostgreSQL answers at DESKLINE_TEST_POSTGRES_URL (or the default \
-             postgres://postgres@127.0.0.1:5432/postgres): {e}. Run ./scripts/test, which finds \
-             or starts one"
-        )
-    })
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async {
-                let mut admin = connect_admin().await;
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut admin)
-                    .await;
-            });
-        })
-        .join();
-    }
-}
-
-/// Starts `deskline sandbox` on a free port; returns it and its base URL.
-fn start_sandbox(dir: &Path) -> (Running, String) {
-    let mut child = deskline(dir)
-        .arg("sandbox")
-        .args(["--port", "0", "--index-delay", "0", "--state"])
-        .arg(dir.join("sandbox.json"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("deskline sandbox starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let running = Running(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let mut url = None;
-    for line in lines.by_ref() {
-        let line = line.expect("utf-8 output");
-        if let Some(u) = line.strip_prefix("Zendesk sandbox listening on ") {
-            url = Some(u.trim().to_string());
-        }
-        if line.trim_start().starts_with("try") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    (running, url.expect("the sandbox prints its URL"))
-}
 
 fn write_config(dir: &Path, sandbox_url: &str, port: u16, database_url: &str) -> PathBuf {
     let mut config: toml::Table = toml::from_str(&format!(
@@ -213,7 +100,7 @@ async fn on_postgres_migrate_then_serve_turns_a_posted_call_into_exactly_one_tic
     let db = Database::create().await;
     let dir = tempfile::tempdir().expect("a scratch directory");
     let dir = dir.path();
-    let (_sandbox, sandbox_url) = start_sandbox(dir);
+    let (_sandbox, sandbox_url) = start_sandbox(dir, &[]);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let (url, password) = database_url(&admin_url(), &db.name);
@@ -241,7 +128,8 @@ async fn on_postgres_migrate_then_serve_turns_a_posted_call_into_exactly_one_tic
     let migrated = run(deskline(dir).args(["migrate", "--config", &config_arg]));
     assert_eq!(migrated.code, 0, "{}", migrated.all());
     assert!(
-        migrated.stdout.contains("applied 2 migration(s): 1, 2"),
+        // Every migration there is, whatever their number.
+        migrated.stdout.contains("migration(s): 1, 2"),
         "{}",
         migrated.all()
     );

@@ -11,10 +11,14 @@ use crate::types::{
     Enqueued, EventFilter, EventId, EventSummary, InboundEvent, Ingested, JobId, NewInboundEvent,
     NewJob, MAX_LIST_LIMIT,
 };
+use crate::IngestItem;
 
 /// The namespace of deskline's ordering-key advisory locks (the first of the two-int form), so
 /// they cannot collide with another application's locks on a shared database.
 const ORDERING_LOCK_SPACE: i32 = 0x4453_4b4c; // "DSKL"
+
+/// The namespace of the per-delivery advisory locks a batch takes on its events' dedupe keys.
+const DEDUPE_LOCK_SPACE: i32 = 0x4453_4b44; // "DSKD"
 
 /// Stores the event and its jobs atomically, or recognises a redelivery.
 pub(super) async fn ingest(
@@ -26,6 +30,99 @@ pub(super) async fn ingest(
     // without all of its jobs.
     let mut tx = pool.begin().await?;
     lock_ordering_keys(&mut tx, &jobs).await?;
+    let (ingested, inserted) = ingest_in(&mut tx, &event, &jobs).await?;
+    match ingested {
+        Ingested::Duplicate { .. } => tx.rollback().await?,
+        Ingested::Stored { .. } => {
+            wake::announce(&mut tx, &inserted).await?;
+            tx.commit().await?;
+        }
+    }
+    Ok(ingested)
+}
+
+/// Stores many deliveries in one transaction (group commit): one commit, one WAL flush and one
+/// `NOTIFY` per queue for the lot. Each item runs inside its own savepoint, so a rejected item
+/// is undone alone and the others still commit; a redelivery inside the batch sees the earlier
+/// item's row and is a duplicate, as it would be one request later.
+pub(super) async fn ingest_batch(
+    pool: &PgPool,
+    items: Vec<IngestItem>,
+) -> Vec<Result<Ingested, StoreError>> {
+    let count = items.len();
+    match write_batch(pool, &items).await {
+        Ok(answers) => answers,
+        Err(e) => {
+            // Nothing of the batch is stored; every item gets the database's reason.
+            let problem = e.outage().unwrap_or_else(|| e.to_string());
+            (0..count)
+                .map(|_| Err(StoreError::Unavailable(problem.clone())))
+                .collect()
+        }
+    }
+}
+
+/// The batch's transaction: `Err` when it failed as a whole (nothing committed), else one
+/// answer per item.
+async fn write_batch(
+    pool: &PgPool,
+    items: &[IngestItem],
+) -> Result<Vec<Result<Ingested, StoreError>>, StoreError> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = pool.begin().await?;
+    // Every lock the batch needs, up front and in one global order, so two batches (or a batch
+    // and a single ingest) can only wait for each other, never deadlock. The dedupe-key locks
+    // keep two batches holding the same deliveries in different orders from each waiting on
+    // the other's uncommitted event row.
+    let all_jobs: Vec<NewJob> = items.iter().flat_map(|(_, jobs)| jobs.clone()).collect();
+    lock_ordering_keys(&mut tx, &all_jobs).await?;
+    lock_dedupe_keys(&mut tx, items).await?;
+    let mut answers = Vec::with_capacity(items.len());
+    let mut announced: Vec<&NewJob> = Vec::new();
+    for (event, jobs) in items {
+        sqlx::query("SAVEPOINT ingest_item")
+            .execute(&mut *tx)
+            .await?;
+        match ingest_in(&mut tx, event, jobs).await {
+            Ok((ingested, inserted)) => {
+                announced.extend(inserted);
+                answers.push(Ok(ingested));
+            }
+            // The database itself failed: the rest would too. Fail the batch; the
+            // transaction's drop rolls back.
+            Err(e) if e.outage().is_some() => return Err(e),
+            Err(e) => {
+                sqlx::query("ROLLBACK TO SAVEPOINT ingest_item")
+                    .execute(&mut *tx)
+                    .await?;
+                answers.push(Err(e));
+            }
+        }
+        sqlx::query("RELEASE SAVEPOINT ingest_item")
+            .execute(&mut *tx)
+            .await?;
+    }
+    if answers
+        .iter()
+        .any(|a| matches!(a, Ok(Ingested::Stored { .. })))
+    {
+        wake::announce(&mut tx, &announced).await?;
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(answers)
+}
+
+/// Writes one event and its jobs inside the caller's transaction, returning the answer and the
+/// jobs actually inserted (to announce). On `Err` the caller must undo what was written.
+async fn ingest_in<'a>(
+    conn: &mut PgConnection,
+    event: &NewInboundEvent,
+    jobs: &'a [NewJob],
+) -> Result<(Ingested, Vec<&'a NewJob>), StoreError> {
     // The unique index decides between concurrent identical deliveries: the second waits for
     // the first to commit, then inserts nothing.
     let inserted: Option<i64> = sqlx::query_scalar(
@@ -42,7 +139,7 @@ pub(super) async fn ingest(
     .bind(event.headers.to_string())
     .bind(&event.raw_body)
     .bind(event.normalized.to_string())
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
 
     let Some(event_id) = inserted else {
@@ -52,19 +149,21 @@ pub(super) async fn ingest(
         )
         .bind(&event.source)
         .bind(&event.dedupe_key)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
-        tx.rollback().await?;
-        return Ok(Ingested::Duplicate {
-            event_id: EventId(existing),
-        });
+        return Ok((
+            Ingested::Duplicate {
+                event_id: EventId(existing),
+            },
+            Vec::new(),
+        ));
     };
 
     let mut job_ids = Vec::with_capacity(jobs.len());
     let mut existing_unique = Vec::new();
     let mut inserted = Vec::with_capacity(jobs.len());
-    for job in &jobs {
-        match insert_job(&mut tx, job, Some(event_id), event.received_at).await? {
+    for job in jobs {
+        match insert_job(conn, job, Some(event_id), event.received_at).await? {
             Enqueued::Inserted(id) => {
                 job_ids.push(id);
                 inserted.push(job);
@@ -72,13 +171,14 @@ pub(super) async fn ingest(
             Enqueued::UniqueExists(id) => existing_unique.push(id),
         }
     }
-    wake::announce(&mut tx, &inserted).await?;
-    tx.commit().await?;
-    Ok(Ingested::Stored {
-        event_id: EventId(event_id),
-        job_ids,
-        existing_unique,
-    })
+    Ok((
+        Ingested::Stored {
+            event_id: EventId(event_id),
+            job_ids,
+            existing_unique,
+        },
+        inserted,
+    ))
 }
 
 /// Inserts a job that belongs to no event.
@@ -113,6 +213,25 @@ async fn lock_ordering_keys(conn: &mut PgConnection, jobs: &[NewJob]) -> Result<
         sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
             .bind(ORDERING_LOCK_SPACE)
             .bind(key)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Takes the transaction-level advisory lock of every delivery (source and dedupe key) in
+/// `items`, in sorted order, after the ordering keys.
+async fn lock_dedupe_keys(conn: &mut PgConnection, items: &[IngestItem]) -> Result<(), StoreError> {
+    let mut keys: Vec<String> = items
+        .iter()
+        .map(|(event, _)| format!("{}\u{1f}{}", event.source, event.dedupe_key))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind(DEDUPE_LOCK_SPACE)
+            .bind(&key)
             .execute(&mut *conn)
             .await?;
     }

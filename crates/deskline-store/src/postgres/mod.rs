@@ -32,7 +32,7 @@ use sqlx::Connection;
 
 use crate::error::StoreError;
 use crate::types::*;
-use crate::{SchemaPolicy, Store};
+use crate::{IngestItem, SchemaPolicy, Store};
 
 pub use self::url::{check_postgres_url, is_postgres_url, redact_url};
 pub use wake::WAKE_CHANNEL;
@@ -127,6 +127,10 @@ impl Store for PgStore {
         jobs: Vec<NewJob>,
     ) -> Result<Ingested, StoreError> {
         events::ingest(&self.pool, event, jobs).await
+    }
+
+    async fn ingest_batch(&self, items: Vec<IngestItem>) -> Vec<Result<Ingested, StoreError>> {
+        events::ingest_batch(&self.pool, items).await
     }
 
     async fn enqueue(&self, job: NewJob, now: DateTime<Utc>) -> Result<Enqueued, StoreError> {

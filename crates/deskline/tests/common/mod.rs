@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod postgres;
+
 /// The deskline binary, run in `dir`.
 pub fn deskline(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_deskline"));
