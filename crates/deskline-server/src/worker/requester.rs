@@ -14,11 +14,6 @@ pub const PHONE_USER_LINK: &str = "phone_user";
 /// Link kind: shared requester email → Zendesk user id.
 pub const SHARED_REQUESTER_LINK: &str = "shared_requester";
 
-/// How long one instance holds a requester's look-up against the others: ample for a search
-/// and a create behind the rate budget, short enough that callers of a crashed holder are not
-/// held up for long. Outliving it is harmless: the create is idempotent (external id or email),
-/// so a second resolver would only repeat requests.
-const LOOKUP_LEASE: Duration = Duration::from_secs(30);
 /// First and longest pause between attempts to take a look-up another instance holds.
 const FIRST_POLL: Duration = Duration::from_millis(25);
 const LONGEST_POLL: Duration = Duration::from_millis(500);
@@ -71,7 +66,7 @@ pub async fn resolve(
     let resolved = match cached(state, kind, &key).await {
         // Another instance resolved it while this one waited.
         Ok(Some(id)) => Ok(id),
-        Ok(None) => look_up(state, queue, plan, kind, &key).await,
+        Ok(None) => renewing(state, &lease, look_up(state, queue, plan, kind, &key)).await,
         Err(outcome) => Err(outcome),
     };
     // Released after the link is written, so the next holder finds it. If this fails the
@@ -82,6 +77,35 @@ pub async fn resolve(
     resolved
 }
 
+/// Runs `work` while renewing the look-up lease `name`. The lease is as long as a job's
+/// (`worker.lease`), so the callers of an instance that dies mid-look-up wait about as long as
+/// its jobs do. Losing it (the database unreachable for a whole lease) does not stop the work:
+/// the create is idempotent (external id or email), so a second resolver only repeats
+/// requests.
+async fn renewing<T>(
+    state: &AppState,
+    name: &str,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let mut work = std::pin::pin!(work);
+    let mut renew = tokio::time::interval((state.worker.lease / 3).max(Duration::from_millis(100)));
+    // The first tick is immediate, and the lease was just taken.
+    renew.tick().await;
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = renew.tick() => {
+                let now = state.clock.now();
+                match state.store.try_lease(name, &state.instance_id, state.worker.lease, now).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(lease = name, "lost a requester look-up to another instance; finishing it anyway"),
+                    Err(e) => tracing::warn!(error = %e, lease = name, "cannot renew a requester look-up"),
+                }
+            }
+        }
+    }
+}
+
 /// Waits until this instance holds the look-up lease `name`.
 async fn hold(state: &AppState, name: &str) -> Result<(), JobOutcome> {
     let mut poll = FIRST_POLL;
@@ -89,7 +113,7 @@ async fn hold(state: &AppState, name: &str) -> Result<(), JobOutcome> {
         let now = state.clock.now();
         let held = state
             .store
-            .try_lease(name, &state.instance_id, LOOKUP_LEASE, now)
+            .try_lease(name, &state.instance_id, state.worker.lease, now)
             .await
             .map_err(|e| JobOutcome::from_store(&e))?;
         if held {
