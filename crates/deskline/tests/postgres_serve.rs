@@ -241,7 +241,7 @@ async fn on_postgres_migrate_then_serve_turns_a_posted_call_into_exactly_one_tic
     let migrated = run(deskline(dir).args(["migrate", "--config", &config_arg]));
     assert_eq!(migrated.code, 0, "{}", migrated.all());
     assert!(
-        migrated.stdout.contains("applied 1 migration(s): 1"),
+        migrated.stdout.contains("applied 3 migration(s): 1, 2, 3"),
         "{}",
         migrated.all()
     );
