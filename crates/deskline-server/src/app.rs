@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Resolved, ZendeskTarget};
 use crate::health::gate::StoreGate;
+use crate::health::shared_budget::SharedBudget;
 use crate::health::{BreakerSettings, HelpdeskHealth};
 use crate::state::{AppState, Clock, Source, SystemClock};
 use crate::worker::reply_delivery::OUTBOUND_QUEUE;
@@ -146,15 +147,15 @@ pub async fn start(
         z.recheck_interval,
     ));
     // Every request, from workers, checks, the directory sync, provisioning and admin
-    // look-ups, goes through the store's shared pause and feeds the breaker.
+    // look-ups, goes through the store's shared pause and budget, and feeds the breaker.
+    let zendesk = ZendeskClient::new(&zconfig).map_err(|e| StartError::Zendesk(e.to_string()))?;
     let gate = StoreGate::new(
         runtime.store.clone(),
         runtime.clock.clone(),
         helpdesk.breaker.clone(),
-    );
-    let zendesk = ZendeskClient::new(&zconfig)
-        .map_err(|e| StartError::Zendesk(e.to_string()))?
-        .with_gate(Arc::new(gate));
+    )
+    .with_shared_budget(SharedBudget::for_client(&zendesk, &zconfig));
+    let zendesk = zendesk.with_gate(Arc::new(gate));
     let zendesk_address_key = resolved.zendesk_address_key();
     let mut sources = BTreeMap::new();
     for source in resolved.sources {
@@ -203,6 +204,7 @@ pub async fn start(
         worker: Arc::new(resolved.config.worker.clone()),
         clock: runtime.clock,
         requester_locks: Arc::default(),
+        instance_id: Arc::from(runtime.worker_id.as_str()),
         recording_links,
         connectors: Arc::new(resolved.connectors),
         queue_signals: Arc::default(),

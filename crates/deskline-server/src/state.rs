@@ -67,6 +67,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// One requester look-up at a time per number (or shared requester) in this process.
     pub requester_locks: Arc<KeyedLocks>,
+    /// This instance's name in the store's leases (its worker id).
+    pub instance_id: Arc<str>,
     /// Signs and serves deskline's recording links; `None` when no key is configured.
     pub recording_links: Option<Arc<crate::recordings::RecordingLinks>>,
     /// Where agents' replies are delivered, by conversation channel.

@@ -283,3 +283,69 @@ async fn renewals_held_up_by_a_locked_database_never_make_a_job_run_twice_at_onc
     }
     app.stop().await;
 }
+
+/// A first-time caller whose calls reach two instances at once: one instance looks the number
+/// up and creates the user, the other waits for it and uses the link it wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_first_time_caller_is_looked_up_and_created_once_across_instances() {
+    let dir = TempDir::new().expect("temporary directory");
+    let db = db_in(&dir);
+    let app = spawn_app_with(sandbox_config(), |c| shared(c, &db)).await;
+    let (other, other_url) = second_instance(&app, &db, "instance-other").await;
+    let store = app.service.state.store.clone();
+    // Slow answers keep the first look-up going while the other instance's calls arrive.
+    app.set_faults(json!({"latency_ms": 300})).await;
+    let number = "+919820004455";
+
+    let mut posts = Vec::new();
+    for i in 0..6 {
+        let url = if i % 2 == 0 {
+            app.url.clone()
+        } else {
+            other_url.clone()
+        };
+        let payload = with_caller(with_call_id(missed_call(), &format!("first-{i}")), number);
+        let http = app.http.clone();
+        posts.push(tokio::spawn(async move {
+            http.post(format!("{url}/hooks/{SOURCE}"))
+                .header(SECRET_HEADER, SECRET)
+                .json(&payload)
+                .send()
+                .await
+                .expect("POST /hooks/myoperator")
+                .status()
+        }));
+    }
+    for post in posts {
+        assert_eq!(post.await.expect("post"), reqwest::StatusCode::ACCEPTED);
+    }
+    let done = all_completed(&store, 6).await;
+    let by: std::collections::BTreeSet<_> =
+        done.iter().filter_map(|j| j.attempted_by.clone()).collect();
+    eprintln!("calls completed by {by:?}");
+
+    let users = app.end_users_with_phone(number).await;
+    assert_eq!(users.len(), 1, "one end-user with the number: {users:?}");
+    assert_eq!(
+        app.count_requests("POST", "/api/v2/users/create_or_update")
+            .await,
+        1,
+        "created once"
+    );
+    assert_eq!(
+        app.count_requests("GET", "/api/v2/users/search").await,
+        1,
+        "looked up once"
+    );
+    let user_id = users[0]["id"].as_u64().expect("user id");
+    for i in 0..6 {
+        let tickets = app
+            .tickets_with_external_id(&format!("{SOURCE}:first-{i}"))
+            .await;
+        assert_eq!(tickets.len(), 1, "call first-{i}");
+        assert_eq!(tickets[0]["requester_id"], user_id, "call first-{i}");
+    }
+    app.clear_faults().await;
+    other.shutdown().await;
+    app.stop().await;
+}

@@ -12,6 +12,7 @@
 mod backoff;
 mod error;
 mod postgres;
+mod rate;
 mod schema;
 mod sqlite;
 mod types;
@@ -26,6 +27,7 @@ pub use error::StoreError;
 pub use postgres::{
     check_postgres_url, is_postgres_url, redact_url, PgOptions, PgStore, WAKE_CHANNEL,
 };
+pub use rate::RateQuota;
 pub use schema::SchemaPolicy;
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use types::*;
@@ -175,6 +177,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Gives the named lease up if `holder` has it (a clean shutdown); true if it did.
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
+
+    /// Takes one request's slot from the shared budget `bucket`, limited to `quota` across
+    /// every instance on this database: `None` when granted (send now), otherwise how long to
+    /// wait before asking again. Decided and recorded in one statement, so concurrent takers
+    /// together never exceed the quota.
+    async fn take_rate_slot(
+        &self,
+        bucket: &str,
+        quota: RateQuota,
+        now: DateTime<Utc>,
+    ) -> Result<Option<std::time::Duration>, StoreError>;
 
     /// Retention, one bounded batch: removes up to `batch` completed or cancelled jobs
     /// finalized before `finished_before`, with their attempts, and up to `batch` inbound

@@ -147,7 +147,7 @@ async fn without_migrating_an_empty_database_is_refused_then_accepted_once_migra
         ..PgOptions::default()
     };
     match harness.store(check_only.clone()).await {
-        Err(StoreError::SchemaBehind { pending }) => assert_eq!(pending, vec![1, 2]),
+        Err(StoreError::SchemaBehind { pending }) => assert_eq!(pending, vec![1, 2, 3]),
         other => panic!("expected SchemaBehind, got {other:?}"),
     }
     let migrated = harness.store(PgOptions::default()).await.expect("migrate");

@@ -7,6 +7,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use crate::budget::Endpoint;
+
 /// A boxed future, so the trait stays object-safe without a macro.
 pub type GateFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -34,4 +36,13 @@ pub trait RequestGate: Send + Sync + 'static {
 
     /// How a sent request ended.
     fn reached(&self, reach: Reach);
+
+    /// Waits until a budget shared with other processes lets one request to `endpoint` go out:
+    /// Zendesk counts requests per account, whatever number of processes send them. Called
+    /// after the client's own (per-process) budget has let the request through. Nothing is
+    /// shared unless the owner keeps such a budget.
+    fn take_slot(&self, endpoint: Endpoint) -> GateFuture<'_, ()> {
+        let _ = endpoint;
+        Box::pin(std::future::ready(()))
+    }
 }

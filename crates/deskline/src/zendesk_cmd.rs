@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use deskline_server::app::{self, Runtime};
 use deskline_server::config::Resolved;
 use deskline_server::health::gate::StoreGate;
+use deskline_server::health::shared_budget::{budget_host, SharedBudget};
 use deskline_server::health::{Breaker, BreakerSettings};
 use deskline_server::provision::{self, DisconnectReport, ProvisionReport};
 use deskline_server::zendesk_hook;
@@ -94,7 +95,14 @@ fn gated(client: ZendeskClient, store: &Arc<dyn Store>, resolved: &Resolved) -> 
         first_probe: z.outage_first_probe,
         max_probe: z.outage_max_probe,
     }));
-    let gate = StoreGate::new(store.clone(), app::system_clock(), breaker);
+    // The running service's budget too: provisioning's requests count against the account.
+    let budget = SharedBudget::new(
+        &budget_host(&client),
+        resolved.requests_per_minute,
+        resolved.ticket_updates_per_minute,
+    );
+    let gate =
+        StoreGate::new(store.clone(), app::system_clock(), breaker).with_shared_budget(budget);
     client.with_gate(Arc::new(gate))
 }
 

@@ -128,8 +128,8 @@ async fn on_postgres_migrate_then_serve_turns_a_posted_call_into_exactly_one_tic
     let migrated = run(deskline(dir).args(["migrate", "--config", &config_arg]));
     assert_eq!(migrated.code, 0, "{}", migrated.all());
     assert!(
-        // Every migration there is, whatever their number.
-        migrated.stdout.contains("migration(s): 1, 2"),
+        // Every migration there is.
+        migrated.stdout.contains("applied 3 migration(s): 1, 2, 3"),
         "{}",
         migrated.all()
     );

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deskline_store::Store;
-use deskline_zendesk::{GateFuture, Reach, RequestGate};
+use deskline_zendesk::{Endpoint, GateFuture, Reach, RequestGate};
 
 use super::breaker::Breaker;
+use super::shared_budget::SharedBudget;
 use crate::state::Clock;
 use crate::worker::call_ticket::ZENDESK_QUEUE;
 
@@ -26,6 +27,8 @@ pub struct StoreGate {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     breaker: Arc<Breaker>,
+    /// The account's request budget shared with other instances, when kept.
+    budget: Option<SharedBudget>,
     /// The latest pause this process knows of: honoured when the store cannot be read.
     known: Mutex<Option<DateTime<Utc>>>,
 }
@@ -37,8 +40,15 @@ impl StoreGate {
             store,
             clock,
             breaker,
+            budget: None,
             known: Mutex::new(None),
         }
+    }
+
+    /// The same gate also taking each request's slot from `budget` in the store.
+    pub fn with_shared_budget(mut self, budget: SharedBudget) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     fn remember(&self, until: DateTime<Utc>) {
@@ -86,6 +96,14 @@ impl RequestGate for StoreGate {
                 if let Err(e) = self.store.pause_queue(key, until, &reason).await {
                     tracing::error!(error = %e, key, "cannot record the Zendesk pause");
                 }
+            }
+        })
+    }
+
+    fn take_slot(&self, endpoint: Endpoint) -> GateFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(budget) = &self.budget {
+                budget.take(&*self.store, &*self.clock, endpoint).await;
             }
         })
     }

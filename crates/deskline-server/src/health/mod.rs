@@ -6,6 +6,7 @@ pub mod breaker;
 pub mod checker;
 pub mod gate;
 pub mod report;
+pub mod shared_budget;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;

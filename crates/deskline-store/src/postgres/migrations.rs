@@ -29,6 +29,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "leases",
         include_str!("../../migrations/postgres/0002_leases.sql"),
     ),
+    (
+        3,
+        "rate buckets",
+        include_str!("../../migrations/postgres/0003_rate_buckets.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -16,6 +16,7 @@ mod jobs;
 mod lease;
 mod migrations;
 mod queue;
+mod rate;
 mod records;
 mod retention;
 mod url;
@@ -32,7 +33,7 @@ use sqlx::Connection;
 
 use crate::error::StoreError;
 use crate::types::*;
-use crate::{IngestItem, SchemaPolicy, Store};
+use crate::{IngestItem, RateQuota, SchemaPolicy, Store};
 
 pub use self::url::{check_postgres_url, is_postgres_url, redact_url};
 pub use wake::WAKE_CHANNEL;
@@ -232,6 +233,15 @@ impl Store for PgStore {
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
         lease::release_lease(&self.pool, name, holder).await
+    }
+
+    async fn take_rate_slot(
+        &self,
+        bucket: &str,
+        quota: RateQuota,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Duration>, StoreError> {
+        rate::take_slot(&self.pool, bucket, quota, now).await
     }
 
     async fn prune_finished(

@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "claim indexes",
         include_str!("../../migrations/sqlite/0004_claim_indexes.sql"),
     ),
+    (
+        5,
+        "rate buckets",
+        include_str!("../../migrations/sqlite/0005_rate_buckets.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -15,6 +15,7 @@ mod lease;
 mod links;
 mod migrations;
 mod queue;
+mod rate;
 mod retention;
 
 use std::collections::BTreeMap;
@@ -31,7 +32,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection};
 
 use crate::error::StoreError;
 use crate::types::*;
-use crate::{IngestItem, SchemaPolicy, Store};
+use crate::{IngestItem, RateQuota, SchemaPolicy, Store};
 
 /// The statement every multi-statement write transaction starts with: take the write lock
 /// first, so a transaction never has to upgrade a read snapshot that another writer moved on.
@@ -297,6 +298,15 @@ impl Store for SqliteStore {
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
         lease::release_lease(&self.pool, name, holder).await
+    }
+
+    async fn take_rate_slot(
+        &self,
+        bucket: &str,
+        quota: RateQuota,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Duration>, StoreError> {
+        rate::take_slot(&self.pool, bucket, quota, now).await
     }
 
     async fn prune_finished(

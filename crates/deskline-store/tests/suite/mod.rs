@@ -10,6 +10,7 @@ pub mod conversations;
 pub mod ingest;
 pub mod leases;
 pub mod lifecycle;
+pub mod rate;
 pub mod records;
 pub mod retention;
 
@@ -72,6 +73,10 @@ macro_rules! store_suite {
             a_lapsed_lease_can_neither_settle_nor_renew,
             settle_records_each_outcome,
             one_holder_at_a_time_gets_the_leader_lease,
+        });
+        $crate::store_suite!(@module $harness; rate {
+            a_bucket_grants_its_burst_then_its_rate,
+            concurrent_takers_never_exceed_the_rate,
         });
         $crate::store_suite!(@module $harness; retention {
             pruning_removes_finished_work_and_keeps_dead_letters,

@@ -202,6 +202,9 @@ impl ZendeskClient {
     ) -> Result<Answer, ZendeskError> {
         let operation = format!("{method} {}", url.path());
         self.inner.budget.acquire(endpoint).await;
+        if let Some(gate) = &self.inner.gate {
+            gate.take_slot(endpoint).await;
+        }
         // After the budget's wait, right before sending: a pause recorded meanwhile by another
         // request or process still stops this one.
         if let Some(gate) = &self.inner.gate {

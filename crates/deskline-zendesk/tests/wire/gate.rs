@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deskline_zendesk::{GateFuture, Reach, RequestGate, ZendeskError};
+use deskline_zendesk::{Endpoint, GateFuture, Reach, RequestGate, ZendeskError};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -17,6 +17,7 @@ struct Recorder {
     paused: Mutex<Option<Duration>>,
     pauses: Mutex<Vec<(Duration, String)>>,
     reaches: Mutex<Vec<Reach>>,
+    slots: Mutex<Vec<Endpoint>>,
 }
 
 impl RequestGate for Recorder {
@@ -36,6 +37,14 @@ impl RequestGate for Recorder {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(reach);
+    }
+    fn take_slot(&self, endpoint: Endpoint) -> GateFuture<'_, ()> {
+        Box::pin(async move {
+            self.slots
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(endpoint);
+        })
     }
 }
 
@@ -72,6 +81,11 @@ async fn a_recorded_pause_stops_the_request_before_it_is_sent() {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .is_empty());
+    assert_eq!(
+        *gate.slots.lock().unwrap_or_else(|e| e.into_inner()),
+        [Endpoint::General],
+        "the shared slot is taken before the pause is read, so a pause recorded meanwhile still stops the request"
+    );
     server.verify().await;
 }
 
