@@ -9,6 +9,7 @@ pub mod health;
 pub mod http_error;
 pub mod ingest_writer;
 pub mod ingress;
+pub mod leadership;
 pub mod listener;
 pub mod lookup;
 pub mod observe;

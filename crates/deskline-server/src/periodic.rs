@@ -12,6 +12,7 @@ use deskline_store::Pruned;
 use tokio::sync::watch;
 
 use crate::config::RetentionConfig;
+pub use crate::leadership::Leadership;
 use crate::state::AppState;
 
 /// The lease row's name.
@@ -20,24 +21,6 @@ pub const PERIODIC_LEASE: &str = "periodic";
 /// How often leadership is checked and rescue runs.
 pub fn tick(lease: Duration) -> Duration {
     (lease / 4).max(Duration::from_millis(10))
-}
-
-/// Whether this instance holds the periodic-work lease, as last seen.
-#[derive(Clone, Debug)]
-pub struct Leadership {
-    leader: watch::Receiver<bool>,
-}
-
-impl Leadership {
-    /// True while this instance is the leader.
-    pub fn is_leader(&self) -> bool {
-        *self.leader.borrow()
-    }
-
-    /// Waits until this instance is the leader; false if leadership is no longer tracked.
-    pub async fn wait(&mut self) -> bool {
-        self.leader.wait_for(|leader| *leader).await.is_ok()
-    }
 }
 
 /// Takes and keeps the periodic-work lease for `holder` until `stop`, then gives it up.
@@ -81,7 +64,7 @@ pub fn elect(
             }
         }
     });
-    (task, Leadership { leader: rx })
+    (task, Leadership::following(rx))
 }
 
 /// While leader: hands the jobs of workers that stopped renewing their lease back to the queue,

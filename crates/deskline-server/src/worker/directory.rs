@@ -7,7 +7,7 @@ use std::time::Duration;
 use deskline_store::{DirectoryAgent, DirectoryGroup, DirectoryReplaced};
 use tokio::sync::watch;
 
-use crate::periodic::Leadership;
+use crate::leadership::Leadership;
 use crate::state::AppState;
 
 /// Why a sync failed.
