@@ -125,8 +125,11 @@ pub const PLACEHOLDER_ERRORS: &[(&str, &str, u16)] = &[
 fn spec_path() -> (PathBuf, bool) {
     match std::env::var_os("ZENDESK_OAS") {
         Some(p) => (PathBuf::from(p), false),
+        // `cargo test` sets the variable at run time too: a binary reused from another
+        // checkout of the same sources (a shared target directory) reads this one's file.
         None => (
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
                 .join("../../testdata/zendesk-oas/openapi-src.yaml"),
             true,
         ),
